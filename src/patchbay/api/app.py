@@ -1,0 +1,58 @@
+"""The HTTP surface: Tray's Connectivity API contract under ``/core/v1``."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from .. import __version__
+from ..config import Settings
+from ..services.platform import Platform
+from . import errors
+from .limits import BodyLimit, RateLimit
+from .routes import authentications, connectors, services, usage, users
+
+
+def create_app(settings: Settings | None = None, platform: Platform | None = None) -> FastAPI:
+    settings = settings or Settings()
+    platform = platform or Platform(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        first_token = await platform.start()
+        if first_token:
+            app.state.first_master_token = first_token
+            print(  # noqa: T201 - shown once, on purpose
+                "\nPatchbay created the first master token (it is shown only once):\n"
+                f"{first_token}\n",
+                flush=True,
+            )
+        try:
+            yield
+        finally:
+            await platform.stop()
+
+    app = FastAPI(
+        title="Patchbay",
+        version=__version__,
+        description="Tray-compatible Connectivity API: connectors, operations, "
+        "authentications, end users and usage.",
+        lifespan=lifespan,
+    )
+    app.state.platform = platform
+    app.state.first_master_token = None
+    errors.install(app)
+    for module in (connectors, services, authentications, users, usage):
+        app.include_router(module.router)
+
+    @app.get("/health", tags=["meta"], summary="Liveness")
+    async def health():
+        return {"status": "ok"}
+
+    # Outermost first: the body limit guards everything, then the per-token rate limit.
+    app.add_middleware(
+        RateLimit, per_second=settings.rate_limit_per_second, burst=settings.rate_limit_burst
+    )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,31 @@
+"""Request dependencies: the platform and the authenticated caller."""
+
+from __future__ import annotations
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ..services.errors import Unauthorized
+from ..services.platform import Platform
+from ..services.principal import Principal
+
+bearer = HTTPBearer(auto_error=False, description="A master token or an end user's token")
+
+
+def platform(request: Request) -> Platform:
+    return request.app.state.platform
+
+
+async def principal(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
+) -> Principal:
+    if credentials is None:
+        if request.headers.get("authorization"):
+            raise Unauthorized("Authorization must be 'Bearer <token>'", "invalid_token")
+        raise Unauthorized("Missing bearer token", "missing_token")
+    return await request.app.state.platform.identity.authenticate(credentials.credentials)
+
+
+async def master(p: Principal = Depends(principal)) -> Principal:
+    p.require_master()
+    return p

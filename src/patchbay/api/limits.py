@@ -1,0 +1,148 @@
+"""Request limits as plain ASGI middleware (cheap on the hot path):
+
+- bodies over ``max_body_bytes`` are refused with 413, whether announced by
+  Content-Length or only discovered while streaming;
+- a token bucket per bearer token on the platform endpoints (Call Connector is exempt, as
+  at Tray), answering 429 with ``Retry-After`` and ``RateLimit-*`` headers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import time
+
+from .responses import error_body
+
+CALL_PATH = re.compile(r"^/core/v1/connectors/[^/]+/versions/[^/]+/call/?$")
+
+
+async def _send_error(send, status: int, message: str, code: str, headers=()) -> None:
+    body = error_body(message, code)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    def __init__(self, app, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.max_bytes
+                except ValueError:
+                    return await _send_error(send, 400, "Invalid Content-Length", "invalid_request")
+                if too_big:
+                    return await _send_error(send, 413, self._message(), "payload_too_large")
+        seen = 0
+        started = False
+
+        async def limited_receive():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        async def tracking_send(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLarge:
+            if not started:
+                await _send_error(send, 413, self._message(), "payload_too_large")
+
+    def _message(self) -> str:
+        return f"Request body exceeds {self.max_bytes} bytes"
+
+
+class TokenBucket:
+    __slots__ = ("tokens", "updated")
+
+    def __init__(self, tokens: float, updated: float) -> None:
+        self.tokens = tokens
+        self.updated = updated
+
+
+class RateLimit:
+    def __init__(self, app, per_second: float, burst: int) -> None:
+        self.app = app
+        self.rate = per_second
+        self.burst = burst
+        self.buckets: dict[bytes, TokenBucket] = {}
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or self.rate <= 0 or CALL_PATH.match(scope["path"]):
+            return await self.app(scope, receive, send)
+        key = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                key = hashlib.sha256(value).digest()
+                break
+        if key is None:  # unauthenticated requests are answered 401 without limit cost
+            return await self.app(scope, receive, send)
+        now = time.monotonic()
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            if len(self.buckets) > 100_000:
+                self.buckets.clear()
+            bucket = self.buckets[key] = TokenBucket(float(self.burst), now)
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
+        bucket.updated = now
+        if bucket.tokens < 1:
+            wait = (1 - bucket.tokens) / self.rate
+            headers = self._headers(0, wait)
+            headers.append((b"retry-after", str(max(1, math.ceil(wait))).encode()))
+            return await _send_error(
+                send,
+                429,
+                "Rate limit exceeded: too many requests for this token",
+                "rate_limited",
+                headers,
+            )
+        bucket.tokens -= 1
+        extra = self._headers(int(bucket.tokens), (self.burst - bucket.tokens) / self.rate)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def _headers(self, remaining: int, reset: float) -> list[tuple[bytes, bytes]]:
+        return [
+            (b"ratelimit-limit", str(self.burst).encode()),
+            (b"ratelimit-remaining", str(remaining).encode()),
+            (b"ratelimit-reset", str(max(0, math.ceil(reset))).encode()),
+            (
+                b"ratelimit-policy",
+                f"{self.burst};w=1;burst={self.burst};rate={self.rate:g}".encode(),
+            ),
+        ]

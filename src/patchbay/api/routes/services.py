@@ -1,0 +1,19 @@
+"""Service environments (``/core/v1/services/{name}/versions/{v}/environments``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from ...services.platform import Platform
+from ...services.principal import Principal
+from ..deps import platform, principal
+from ..responses import json_response
+
+router = APIRouter(prefix="/core/v1/services", tags=["authentications"])
+
+
+@router.get("/{name}/versions/{version}/environments", summary="List service environments")
+async def list_environments(
+    name: str, version: str, _: Principal = Depends(principal), pf: Platform = Depends(platform)
+):
+    return json_response(pf.catalog.environments(name, version))

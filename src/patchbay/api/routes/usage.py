@@ -1,0 +1,24 @@
+"""Billing: tasks per user per day (``/core/v1/usage``); master token only."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter, Depends, Query
+
+from ...services.platform import Platform
+from ...services.principal import Principal
+from ..deps import master, platform
+from ..responses import json_response
+
+router = APIRouter(prefix="/core/v1/usage", tags=["usage"])
+
+
+@router.get("", summary="Tasks per user per day")
+async def usage(
+    start: date | None = Query(default=None, alias="from"),
+    end: date | None = Query(default=None, alias="to"),
+    p: Principal = Depends(master),
+    pf: Platform = Depends(platform),
+):
+    return json_response(await pf.usage.summary(p, start, end))

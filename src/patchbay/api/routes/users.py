@@ -1,0 +1,96 @@
+"""End users and their tokens (``/core/v1/users``); master token only."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+
+from ...services.platform import Platform
+from ...services.principal import Principal
+from ..deps import master, platform
+from ..responses import json_response
+
+router = APIRouter(prefix="/core/v1/users", tags=["users"])
+
+
+class CreateUser(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: StrictStr = Field(min_length=1, max_length=255)
+    externalUserId: StrictStr = Field(min_length=1, max_length=255)
+    isTestUser: StrictBool = False
+
+
+class UpdateUser(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: StrictStr | None = Field(default=None, min_length=1, max_length=255)
+    externalUserId: StrictStr | None = Field(default=None, min_length=1, max_length=255)
+    isTestUser: StrictBool | None = None
+
+
+class CreateToken(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    expiresIn: int | None = Field(
+        default=None, ge=60, le=30 * 24 * 3600, description="Lifetime in seconds (default 2 days)"
+    )
+
+
+@router.post("", status_code=201, summary="Create an end user")
+async def create_user(
+    body: CreateUser, p: Principal = Depends(master), pf: Platform = Depends(platform)
+):
+    user = await pf.users.create(
+        p, name=body.name, external_user_id=body.externalUserId, is_test_user=body.isTestUser
+    )
+    return json_response(user, 201)
+
+
+@router.get("", summary="List end users")
+async def list_users(
+    first: int | None = Query(default=None),
+    cursor: str | None = Query(default=None),
+    p: Principal = Depends(master),
+    pf: Platform = Depends(platform),
+):
+    return json_response(await pf.users.list(p, first, cursor))
+
+
+@router.get("/{user_id}", summary="Get an end user")
+async def get_user(user_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)):
+    return json_response(await pf.users.get(p, user_id))
+
+
+@router.patch("/{user_id}", summary="Update an end user")
+async def update_user(
+    user_id: str, body: UpdateUser, p: Principal = Depends(master), pf: Platform = Depends(platform)
+):
+    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
+    return json_response(await pf.users.update(p, user_id, changes))
+
+
+@router.delete("/{user_id}", status_code=204, summary="Delete an end user")
+async def delete_user(
+    user_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
+):
+    await pf.users.delete(p, user_id)
+
+
+@router.post("/{user_id}/tokens", status_code=201, summary="Create a user token")
+async def create_user_token(
+    user_id: str,
+    body: CreateToken | None = None,
+    p: Principal = Depends(master),
+    pf: Platform = Depends(platform),
+):
+    ttl = (body.expiresIn if body else None) or pf.settings.user_token_ttl_seconds
+    issued = await pf.identity.issue_user_token(p.org_id, user_id, ttl)
+    return json_response(
+        {"accessToken": issued.token, "expiresAt": issued.expires_at.isoformat()}, 201
+    )
+
+
+@router.delete("/{user_id}/tokens", status_code=204, summary="Revoke all of a user's tokens")
+async def revoke_user_tokens(
+    user_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
+):
+    await pf.users.get(p, user_id)
+    await pf.identity.revoke_user_tokens(p.org_id, user_id)

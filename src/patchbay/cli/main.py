@@ -1,0 +1,211 @@
+"""The ``patchbay`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+
+from ..config import Settings
+from ..services.errors import ServiceError
+
+T = TypeVar("T")
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.obj
+
+
+def _with_platform(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Start the platform (migrations included), run ``work``, stop it."""
+    from ..services.platform import Platform
+
+    async def main() -> T:
+        platform = Platform(settings)
+        await platform.db.migrate()
+        platform.default_org_id = await platform.identity.ensure_org()
+        try:
+            return await work(platform)
+        finally:
+            await platform.stop()
+
+    try:
+        return asyncio.run(main())
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from exc
+
+
+@click.group()
+@click.option("--data-dir", envvar="PATCHBAY_DATA_DIR", type=click.Path(), help="Data directory")
+@click.option("--database-url", envvar="PATCHBAY_DATABASE_URL", help="SQLAlchemy database URL")
+@click.version_option(package_name="patchbay")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: str | None, database_url: str | None) -> None:
+    """Patchbay: a self-hostable integration platform with a Tray-compatible API."""
+    overrides: dict[str, Any] = {}
+    if data_dir:
+        overrides["data_dir"] = data_dir
+    if database_url:
+        overrides["database_url"] = database_url
+    ctx.obj = Settings(**overrides)
+
+
+@cli.command()
+@click.option("--host", envvar="PATCHBAY_HOST", default=None, help="Interface to bind")
+@click.option("--port", envvar="PATCHBAY_PORT", type=int, default=None, help="Port to listen on")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Start the API server (migrations are applied on start)."""
+    import uvicorn
+
+    from ..api.app import create_app
+
+    settings = _settings(ctx)
+    if host:
+        settings.host = host
+    if port:
+        settings.port = port
+    app = create_app(settings)
+    click.echo(f"Patchbay listening on http://{settings.host}:{settings.port} (docs at /docs)")
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+        loop="auto",
+        http="auto",
+    )
+
+
+@cli.group()
+def admin() -> None:
+    """Administration: master tokens and encryption keys."""
+
+
+@admin.group()
+def token() -> None:
+    """Master tokens."""
+
+
+@token.command("create")
+@click.option("--name", default=None, help="A label for the token")
+@click.option("--org", default="default", show_default=True, help="Organisation name")
+@click.option("--create-org", is_flag=True, help="Create the organisation if it does not exist")
+@click.pass_context
+def token_create(ctx: click.Context, name: str | None, org: str, create_org: bool) -> None:
+    """Create a master token; the token alone is on the last line of output."""
+
+    async def work(pf):
+        org_id = await (pf.identity.ensure_org(org) if create_org else pf.identity.org_id(org))
+        return await pf.identity.create_master_token(org_id, name)
+
+    issued = _with_platform(_settings(ctx), work)
+    click.echo(f"Created master token {issued.id} for organisation {org!r}. It is shown once:")
+    click.echo(issued.token)
+
+
+@token.command("list")
+@click.pass_context
+def token_list(ctx: click.Context) -> None:
+    """List master tokens (never the tokens themselves)."""
+    rows = _with_platform(_settings(ctx), lambda pf: pf.identity.list_master_tokens())
+    for row in rows:
+        state = "revoked" if row.revoked_at else "active"
+        click.echo(
+            f"{row.id}  {row.prefix}…  {state:7}  {row.created_at:%Y-%m-%d}  {row.name or ''}"
+        )
+
+
+@token.command("revoke")
+@click.argument("token_id")
+@click.pass_context
+def token_revoke(ctx: click.Context, token_id: str) -> None:
+    """Revoke a master token by id."""
+    _with_platform(_settings(ctx), lambda pf: pf.identity.revoke_token(token_id))
+    click.echo(f"Revoked {token_id}")
+
+
+@admin.command("rotate-key")
+@click.pass_context
+def rotate_key(ctx: click.Context) -> None:
+    """Re-encrypt stored credentials under a new key."""
+    from ..services.keys import rotate
+
+    report = _with_platform(_settings(ctx), lambda pf: rotate(pf.db, pf.keyring))
+    click.echo(f"Re-encrypted {report.rotated} authentication(s).")
+    if report.key_file_updated:
+        click.echo("The key file now holds only the new key.")
+    else:
+        click.echo(
+            "Keys come from PATCHBAY_SECRET_KEYS: every credential is now under its first key; "
+            "remove the older keys from the variable."
+        )
+
+
+@cli.group()
+def connectors() -> None:
+    """The connector catalogue."""
+
+
+@connectors.command("list")
+def connectors_list() -> None:
+    """List connectors and their versions."""
+    from ..connectors.registry import Registry
+
+    for c in Registry.discover().all():
+        click.echo(f"{c.name:16} {c.version:6} {c.title}  ({len(c.operations)} operations)")
+
+
+@cli.command()
+@click.argument("connector")
+@click.argument("operation")
+@click.option("--version", "version", default=None, help="Connector version (default: latest)")
+@click.option("--auth", "auth_id", default=None, help="Authentication id")
+@click.option("--input", "input_json", default="{}", help="Input as JSON")
+@click.option("--token", envvar="PATCHBAY_TOKEN", default=None, help="Act as this token's owner")
+@click.pass_context
+def call(
+    ctx: click.Context,
+    connector: str,
+    operation: str,
+    version: str | None,
+    auth_id: str | None,
+    input_json: str,
+    token: str | None,
+) -> None:
+    """Call an operation, on the same code path as the API's Call Connector."""
+    try:
+        data = json.loads(input_json)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--input") from exc
+    if not isinstance(data, dict):
+        raise click.BadParameter("must be a JSON object", param_hint="--input")
+
+    async def work(pf):
+        from ..services.principal import Principal
+
+        if token:
+            principal = await pf.identity.authenticate(token)
+        else:  # the operator acts as the default organisation
+            principal = Principal(org_id=pf.default_org_id, kind="master", token_id="cli")
+        chosen = version or (
+            pf.registry.latest(connector).version if pf.registry.latest(connector) else ""
+        )
+        pf.usage.start()
+        return await pf.calls.call(
+            principal, connector, chosen, operation=operation, input=data, auth_id=auth_id
+        )
+
+    result = _with_platform(_settings(ctx), work)
+    click.echo(json.dumps(result, indent=2))
+    if result.get("outcome") != "success":
+        sys.exit(1)
+
+
+def main() -> None:
+    cli(prog_name="patchbay")

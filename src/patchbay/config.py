@@ -1,0 +1,68 @@
+"""Patchbay's configuration: environment variables (``PATCHBAY_*``) or CLI flags.
+
+Every setting is documented in ``docs/configuration.md``; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PATCHBAY_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("patchbay-data"))
+    database_url: str | None = None
+    secret_key: str | None = None
+    secret_keys: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str | None = None
+    outbound_allow: str = ""
+    rate_limit_per_second: float = 30.0
+    rate_limit_burst: int = 50
+    max_calls_in_flight: int = 1000
+    max_body_bytes: int = 1_048_576
+    user_token_ttl_seconds: int = 2 * 24 * 3600
+    auth_cache_seconds: float = 2.0
+    idempotency_ttl_seconds: int = 24 * 3600
+    log_level: str = "info"
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def effective_database_url(self) -> str:
+        return normalise_database_url(
+            self.database_url or f"sqlite:///{(self.data_dir / 'patchbay.db').resolve()}"
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    def configured_keys(self) -> list[str]:
+        """Encryption keys given by environment, newest first ([] means: use the key file)."""
+        if self.secret_keys:
+            return [k.strip() for k in self.secret_keys.split(",") if k.strip()]
+        if self.secret_key:
+            return [self.secret_key.strip()]
+        return []
+
+
+def normalise_database_url(url: str) -> str:
+    """Map the URLs people write to the async drivers Patchbay runs on."""
+    for plain, driver in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("postgresql+psycopg://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url

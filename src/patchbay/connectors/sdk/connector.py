@@ -1,0 +1,111 @@
+"""A connector declaration: one service, one version, its auth environments and operations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from .operation import Operation
+
+if TYPE_CHECKING:
+    from .context import Context
+
+AUTHENTICATION_TYPES = (
+    "token",
+    "oauth1",
+    "oauth2",
+    "oauth2password",
+    "oauth2client_credentials",
+    "basic",
+    "builtin",
+)
+
+
+@dataclass(frozen=True)
+class Service:
+    id: str  # a stable uuid
+    name: str
+    version: int
+
+    def to_api(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "version": self.version}
+
+
+@dataclass(frozen=True)
+class Scope:
+    scope: str
+    description: str = ""
+
+
+@dataclass
+class AuthEnvironment:
+    """One way to authenticate with a service (Tray's "service environment")."""
+
+    id: str  # a stable uuid
+    title: str
+    authentication_type: str
+    credentials_schema: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
+    user_data_schema: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
+    scopes: list[Scope] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.authentication_type not in AUTHENTICATION_TYPES:
+            raise ValueError(f"unknown authenticationType {self.authentication_type!r}")
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "authenticationType": self.authentication_type,
+            "userDataSchema": self.user_data_schema,
+            "credentialsSchema": self.credentials_schema,
+            "scopes": [{"scope": s.scope, "description": s.description} for s in self.scopes],
+        }
+
+
+# Given the call context, the headers (or an httpx.Auth) that authenticate a request.
+Authorizer = Callable[["Context"], "dict[str, str] | httpx.Auth | None"]
+
+
+@dataclass
+class Connector:
+    name: str
+    title: str
+    version: str  # "major.minor"
+    service: Service
+    operations: list[Operation]
+    description: str = ""
+    environments: list[AuthEnvironment] = field(default_factory=list)
+    base_url: str | None = None
+    authorize: Authorizer | None = None
+    # Whether a call needs an authentication. Defaults to "has environments".
+    requires_auth: bool | None = None
+
+    def __post_init__(self) -> None:
+        major, _, minor = self.version.partition(".")
+        if not (major.isdigit() and minor.isdigit()):
+            raise ValueError(f"connector version must be 'major.minor', got {self.version!r}")
+        names = [op.name for op in self.operations]
+        if len(names) != len(set(names)):
+            raise ValueError(f"connector {self.name} declares an operation twice")
+        self._by_name = {op.name: op for op in self.operations}
+        if self.requires_auth is None:
+            self.requires_auth = bool(self.environments)
+
+    def operation(self, name: str) -> Operation | None:
+        return self._by_name.get(name)
+
+    def environment(self, environment_id: str) -> AuthEnvironment | None:
+        return next((e for e in self.environments if e.id == environment_id), None)
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "description": self.description,
+            "version": self.version,
+            "service": self.service.to_api(),
+        }

@@ -1,0 +1,47 @@
+"""Outbound HTTP clients: one guarded connection pool, one client per base URL."""
+
+from __future__ import annotations
+
+import httpx
+
+from .outbound import OutboundPolicy, guarded_transport
+
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_TIMEOUT = 45.0
+
+
+class HttpClientPool:
+    """Hands out ``httpx.AsyncClient``s bound to a base URL, all sharing one guarded
+    transport (so connection pooling works across calls and the guard is never skipped)."""
+
+    def __init__(self, policy: OutboundPolicy, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.policy = policy
+        self.timeout = httpx.Timeout(timeout, connect=min(timeout, DEFAULT_CONNECT_TIMEOUT))
+        self._transport = guarded_transport(policy)
+        self._clients: dict[str, httpx.AsyncClient] = {}
+
+    def client(self, base_url: str | None) -> httpx.AsyncClient:
+        key = base_url or ""
+        client = self._clients.get(key)
+        if client is None:
+            if len(self._clients) > 1024:  # many per-auth base URLs: start afresh
+                self._clients.clear()
+            client = httpx.AsyncClient(
+                base_url=self._normalise(base_url),
+                transport=self._transport,
+                timeout=self.timeout,
+                follow_redirects=True,
+                trust_env=False,
+            )
+            self._clients[key] = client
+        return client
+
+    @staticmethod
+    def _normalise(base_url: str | None) -> str:
+        if not base_url:
+            return ""
+        return base_url if base_url.endswith("/") else base_url + "/"
+
+    async def aclose(self) -> None:
+        self._clients.clear()
+        await self._transport.aclose()

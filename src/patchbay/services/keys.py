@@ -1,0 +1,61 @@
+"""Encryption-key rotation: re-encrypt every stored credential under the newest key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cryptography.fernet import Fernet
+from sqlalchemy import select
+
+from ..crypto import KeyRing, read_key_file, write_key_file
+from ..storage.db import Database
+from ..storage.models import Authentication
+
+BATCH = 200
+
+
+@dataclass
+class RotationReport:
+    rotated: int
+    key_file_updated: bool
+
+
+async def reencrypt_all(db: Database, keyring: KeyRing) -> int:
+    """Re-encrypt, batch by batch, every credential not yet under the newest key."""
+    rotated = 0
+    last_seq = 0
+    while True:
+        async with db.session() as s:
+            rows = (
+                await s.scalars(
+                    select(Authentication)
+                    .where(Authentication.seq > last_seq)
+                    .order_by(Authentication.seq)
+                    .limit(BATCH)
+                )
+            ).all()
+            if not rows:
+                return rotated
+            for row in rows:
+                if not keyring.is_current(row.credentials):
+                    row.credentials = keyring.rotate(row.credentials)
+                    rotated += 1
+            last_seq = rows[-1].seq
+            await s.commit()
+
+
+async def rotate(db: Database, keyring: KeyRing) -> RotationReport:
+    """With a key file: add a new key in front, re-encrypt, then drop the old keys (until
+    then they still decrypt, for a server running beside the rotation). With keys from the
+    environment: re-encrypt under the first configured key; the operator then removes the
+    older ones from ``PATCHBAY_SECRET_KEYS``."""
+    if keyring.key_file is None:
+        return RotationReport(await reencrypt_all(db, keyring), key_file_updated=False)
+    path = keyring.key_file
+    old = read_key_file(path)
+    new_key = Fernet.generate_key().decode()
+    write_key_file(path, [new_key, *old])
+    ring = KeyRing([new_key, *old], key_file=path)
+    count = await reencrypt_all(db, ring)
+    write_key_file(path, [new_key])
+    return RotationReport(count, key_file_updated=True)

@@ -1,0 +1,63 @@
+"""Wires the services together around one database, key ring, registry and HTTP pool."""
+
+from __future__ import annotations
+
+import logging
+
+from ..config import Settings
+from ..connectors.registry import Registry
+from ..connectors.sdk.http import HttpClientPool
+from ..connectors.sdk.outbound import OutboundPolicy
+from ..crypto import KeyRing
+from ..storage.db import Database
+from .authentications import Authentications
+from .calls import Calls
+from .catalog import Catalog
+from .idempotency import Idempotency
+from .identity import Identity
+from .usage import UsageRecorder
+from .users import Users
+
+log = logging.getLogger("patchbay")
+
+
+class Platform:
+    def __init__(self, settings: Settings, registry: Registry | None = None) -> None:
+        self.settings = settings
+        self.db = Database(settings.effective_database_url)
+        self.keyring = KeyRing.load(settings.configured_keys(), settings.data_dir)
+        self.registry = registry or Registry.discover()
+        self.clients = HttpClientPool(OutboundPolicy.from_setting(settings.outbound_allow))
+        self.identity = Identity(self.db, cache_seconds=settings.auth_cache_seconds)
+        self.users = Users(self.db, self.identity)
+        self.catalog = Catalog(self.registry)
+        self.authentications = Authentications(
+            self.db, self.keyring, self.registry, cache_seconds=settings.auth_cache_seconds
+        )
+        self.usage = UsageRecorder(self.db)
+        self.calls = Calls(
+            self.catalog,
+            self.authentications,
+            self.clients,
+            self.usage,
+            Idempotency(self.db, ttl_seconds=settings.idempotency_ttl_seconds),
+            max_in_flight=settings.max_calls_in_flight,
+        )
+        self.default_org_id: str | None = None
+
+    async def start(self) -> str | None:
+        """Migrate, make sure the default organisation exists, start background work.
+
+        Returns a new master token on first start (when no master token exists yet)."""
+        await self.db.migrate()
+        self.default_org_id = await self.identity.ensure_org()
+        self.usage.start()
+        if await self.identity.count_master_tokens() == 0:
+            issued = await self.identity.create_master_token(self.default_org_id, "initial")
+            return issued.token
+        return None
+
+    async def stop(self) -> None:
+        await self.usage.stop()
+        await self.clients.aclose()
+        await self.db.dispose()

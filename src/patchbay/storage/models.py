@@ -1,0 +1,132 @@
+"""The tables. Public ids are uuids; each table also has an integer ``seq`` giving a stable
+order for cursor pagination. Every row that belongs to a tenant carries ``org_id``."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY.
+SeqType = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True)}
+
+
+class Org(Base):
+    __tablename__ = "orgs"
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EndUser(Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("org_id", "external_user_id"),)
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), index=True)
+    external_user_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    is_test_user: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ApiToken(Base):
+    """A master token (the organisation's) or a user token (one end user's). Only the
+    SHA-256 of the token is stored."""
+
+    __tablename__ = "api_tokens"
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # "master" | "user"
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class Authentication(Base):
+    """Stored credentials for one service environment, owned by an end user or by the
+    organisation itself (``user_id`` null). ``credentials`` is Fernet ciphertext."""
+
+    __tablename__ = "authentications"
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=True
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    service_name: Mapped[str] = mapped_column(String(100))
+    service_version: Mapped[int] = mapped_column(Integer)
+    service_environment_id: Mapped[str] = mapped_column(String(36))
+    scopes: Mapped[list] = mapped_column(JSON, default=list)
+    user_data: Mapped[dict] = mapped_column(JSON, default=dict)
+    credentials: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(32), default="active")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Task(Base):
+    """One billable task: a Call Connector call (later also a delivered event or step)."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (Index("ix_tasks_org_day", "org_id", "day"),)
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(String(36))
+    user_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    source: Mapped[str] = mapped_column(String(32), default="call")
+    connector: Mapped[str] = mapped_column(String(100))
+    connector_version: Mapped[str] = mapped_column(String(20))
+    operation: Mapped[str] = mapped_column(String(200))
+    outcome: Mapped[str] = mapped_column(String(16))
+    day: Mapped[str] = mapped_column(String(10))  # YYYY-MM-DD, UTC
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IdempotencyRecord(Base):
+    """The stored answer to a request sent with an ``Idempotency-Key``."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("org_id", "owner", "key"),)
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(String(36))
+    owner: Mapped[str] = mapped_column(String(64))  # user id, or "org"
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: in flight
+    response: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -1,0 +1,1 @@
+"""Helpers for running Patchbay's loopback service fakes in tests, benchmarks and demos."""

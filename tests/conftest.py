@@ -1,0 +1,139 @@
+"""Shared fixtures: a Patchbay per test on SQLite and on PostgreSQL, served in-process.
+
+PostgreSQL tests use a fresh database per test on ``PATCHBAY_TEST_POSTGRES_URL``
+(default ``postgresql://postgres@127.0.0.1:5432/test``). When no server answers they skip,
+saying so, unless ``PATCHBAY_REQUIRE_POSTGRES=1`` (set by ``.ci/run``) makes that a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from patchbay.api.app import create_app
+from patchbay.config import Settings
+from patchbay.services.platform import Platform
+
+PG_URL = os.environ.get("PATCHBAY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REQUIRE_PG = os.environ.get("PATCHBAY_REQUIRE_POSTGRES") == "1"
+
+_pg_reachable: bool | None = None
+
+
+def _pg_available() -> bool:
+    global _pg_reachable
+    if _pg_reachable is None:
+
+        async def probe() -> bool:
+            try:
+                conn = await asyncpg.connect(PG_URL, timeout=3)
+            except (OSError, asyncpg.PostgresError, TimeoutError):
+                return False
+            await conn.close()
+            return True
+
+        _pg_reachable = asyncio.run(probe())
+    return _pg_reachable
+
+
+async def _admin(sql: str) -> None:
+    conn = await asyncpg.connect(PG_URL)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A fresh, empty database of each kind."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'patchbay.db'}"
+        return
+    if not _pg_available():
+        message = f"PostgreSQL is not reachable at {PG_URL}"
+        if REQUIRE_PG:
+            pytest.fail(message + " and PATCHBAY_REQUIRE_POSTGRES=1")
+        pytest.skip(message)
+    name = f"pbt_{uuid.uuid4().hex[:16]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    base = PG_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def settings(tmp_path, database_url) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        outbound_allow="127.0.0.1/32,localhost",
+        rate_limit_per_second=10_000,
+        rate_limit_burst=10_000,
+    )
+
+
+@dataclass
+class Api:
+    """A running Patchbay and a client for it, with shortcuts for the usual set-up."""
+
+    client: httpx.AsyncClient
+    platform: Platform
+    master_token: str
+
+    def auth(self, token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    @property
+    def master(self) -> dict[str, str]:
+        return self.auth(self.master_token)
+
+    async def create_user(self, external_id: str | None = None, **extra: Any) -> dict[str, Any]:
+        body = {"name": "Ada", "externalUserId": external_id or uuid.uuid4().hex, **extra}
+        r = await self.client.post("/core/v1/users", json=body, headers=self.master)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    async def user_token(self, user_id: str, **body: Any) -> str:
+        r = await self.client.post(
+            f"/core/v1/users/{user_id}/tokens", json=body or None, headers=self.master
+        )
+        assert r.status_code == 201, r.text
+        return r.json()["accessToken"]
+
+    async def new_user(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """A fresh end user and the headers that act as them."""
+        user = await self.create_user()
+        return user, self.auth(await self.user_token(user["id"]))
+
+    async def create_auth(
+        self, headers: dict[str, str], environment_id: str, credentials: dict, **extra: Any
+    ) -> str:
+        body = {
+            "name": "auth",
+            "serviceEnvironmentId": environment_id,
+            "credentials": credentials,
+            **extra,
+        }
+        r = await self.client.post("/core/v1/authentications", json=body, headers=headers)
+        assert r.status_code == 200, r.text
+        return r.json()["id"]
+
+
+@pytest.fixture
+async def api(settings) -> AsyncIterator[Api]:
+    platform = Platform(settings)
+    app = create_app(settings, platform)
+    token = await platform.start()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://patchbay.test") as client:
+        yield Api(client, platform, token)
+    await platform.stop()

@@ -207,5 +207,26 @@ def call(
         sys.exit(1)
 
 
+@cli.command()
+@click.argument("service")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=9000, show_default=True)
+def fake(service: str, host: str, port: int) -> None:
+    """Run a connector's loopback fake of its service (for demos, tests and benchmarks)."""
+    import importlib
+
+    import uvicorn
+
+    module_name = f"patchbay.connectors.{service.replace('-', '_')}.fake"
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        raise click.ClickException(f"No fake for {service!r}") from exc
+    click.echo(f"Fake {service} listening on http://{host}:{port}")
+    uvicorn.run(module.create_app(), host=host, port=port, log_level="warning", access_log=False)
+
+
 def main() -> None:
     cli(prog_name="patchbay")

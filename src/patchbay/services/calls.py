@@ -92,6 +92,8 @@ class Calls:
                     return_output_schema=return_output_schema,
                     validate=False,
                 )
+            except InputInvalid as exc:  # the input model refused what the schema allowed
+                raise BadRequest(exc.message, None) from exc
             finally:
                 self.in_flight -= 1
             self.usage.record(

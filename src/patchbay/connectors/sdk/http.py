@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+
 import httpx
 
 from .outbound import OutboundPolicy, guarded_transport
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_TIMEOUT = 45.0
+
+
+def _no_cookies() -> httpx.Cookies:
+    """A jar that never stores a cookie: clients are shared by every caller of a base URL,
+    so a cookie set for one user's call must never ride along on another's."""
+    return httpx.Cookies(CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])))
 
 
 class HttpClientPool:
@@ -30,8 +38,11 @@ class HttpClientPool:
                 base_url=self._normalise(base_url),
                 transport=self._transport,
                 timeout=self.timeout,
-                follow_redirects=True,
+                # Off: httpx keeps custom credential headers across origins on redirect.
+                # A connector that wants redirects follows them itself (see http-client).
+                follow_redirects=False,
                 trust_env=False,
+                cookies=_no_cookies(),
             )
             self._clients[key] = client
         return client

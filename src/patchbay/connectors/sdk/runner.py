@@ -9,6 +9,8 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from .connector import Connector
 from .context import Context
 from .errors import ConnectorError
@@ -76,8 +78,14 @@ async def run_operation(
         auth_id=auth_id,
     )
     try:
+        parsed = operation.parse_input(data if operation.input_model else copy.deepcopy(data))
+    except ValidationError as exc:  # the model is stricter than its published schema
+        raise InputInvalid(
+            [f"#/{'/'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        ) from exc
+    try:
         async with asyncio.timeout(operation.timeout):
-            output = await operation.handler(ctx, operation.parse_input(copy.deepcopy(data)))
+            output = await operation.handler(ctx, parsed)
             schema = None
             if return_output_schema and operation.dynamic_output is not None:
                 schema = operation.dynamic_output(ctx, data, output)

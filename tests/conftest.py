@@ -11,6 +11,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,6 +93,20 @@ class Api:
     def auth(self, token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
 
+    @staticmethod
+    def expect_error(response: httpx.Response, status: int, code: Any = ...) -> dict[str, Any]:
+        """Assert an error answer: the status and exactly ``{"message": str, "code": str|null}``
+        (and the code, when given). Returns the body."""
+        assert response.status_code == status, (response.status_code, response.text)
+        assert response.headers["content-type"].startswith("application/json"), response.headers
+        body = response.json()
+        assert isinstance(body, dict) and set(body) == {"message", "code"}, body
+        assert isinstance(body["message"], str) and body["message"], body
+        assert body["code"] is None or isinstance(body["code"], str), body
+        if code is not ...:
+            assert body["code"] == code, body
+        return body
+
     @property
     def master(self) -> dict[str, str]:
         return self.auth(self.master_token)
@@ -114,6 +129,12 @@ class Api:
         user = await self.create_user()
         return user, self.auth(await self.user_token(user["id"]))
 
+    async def other_org(self, name: str = "other") -> tuple[str, dict[str, str]]:
+        """A second organisation and the headers of a master token of it."""
+        org_id = await self.platform.identity.ensure_org(name)
+        issued = await self.platform.identity.create_master_token(org_id, name)
+        return org_id, self.auth(issued.token)
+
     async def create_auth(
         self, headers: dict[str, str], environment_id: str, credentials: dict, **extra: Any
     ) -> str:
@@ -128,12 +149,30 @@ class Api:
         return r.json()["id"]
 
 
-@pytest.fixture
-async def api(settings) -> AsyncIterator[Api]:
+@asynccontextmanager
+async def running_api(settings: Settings) -> AsyncIterator[Api]:
+    """A Patchbay started with ``settings`` and a client for it (the ``api`` fixture's body,
+    reusable by tests that need other settings)."""
     platform = Platform(settings)
     app = create_app(settings, platform)
     token = await platform.start()
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://patchbay.test") as client:
-        yield Api(client, platform, token)
-    await platform.stop()
+    try:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://patchbay.test"
+        ) as client:
+            yield Api(client, platform, token)
+    finally:
+        await platform.stop()
+
+
+@pytest.fixture
+def make_api():
+    """``async with make_api(settings) as api``: a Patchbay with other settings."""
+    return running_api
+
+
+@pytest.fixture
+async def api(settings) -> AsyncIterator[Api]:
+    async with running_api(settings) as running:
+        yield running

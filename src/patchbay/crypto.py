@@ -62,6 +62,9 @@ class KeyRing:
         return cls(read_key_file(path), key_file=path)
 
     def encrypt(self, data: Any) -> str:
+        # A rotation in another process may have put a new key in front (and may soon drop
+        # the one this ring encrypts with): always encrypt under the key file's newest key.
+        self._reload()
         return self._fernet.encrypt(orjson.dumps(data)).decode()
 
     def decrypt(self, token: str) -> Any:

@@ -13,6 +13,8 @@ import math
 import re
 import time
 
+from starlette.exceptions import HTTPException
+
 from .responses import error_body
 
 CALL_PATH = re.compile(r"^/core/v1/connectors/[^/]+/versions/[^/]+/call/?$")
@@ -34,8 +36,13 @@ async def _send_error(send, status: int, message: str, code: str, headers=()) ->
     await send({"type": "http.response.body", "body": body})
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(HTTPException):
+    """Raised from ``receive`` once a streamed body passes the limit. An HTTPException, so
+    that FastAPI's body parsing lets it through (instead of turning it into a 400) and the
+    app's handler answers 413; if nothing answered, the middleware does."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(413, message)
 
 
 class BodyLimit:
@@ -63,7 +70,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _BodyTooLarge
+                    raise _BodyTooLarge(self._message())
             return message
 
         async def tracking_send(message):

@@ -193,9 +193,12 @@ def call(
             principal = await pf.identity.authenticate(token)
         else:  # the operator acts as the default organisation
             principal = Principal(org_id=pf.default_org_id, kind="master", token_id="cli")
-        chosen = version or (
-            pf.registry.latest(connector).version if pf.registry.latest(connector) else ""
-        )
+        latest = pf.registry.latest(connector)
+        if version is None and latest is None:
+            raise click.ClickException(
+                f"No connector named {connector!r} (see 'patchbay connectors list')"
+            )
+        chosen = version or latest.version
         pf.usage.start()
         return await pf.calls.call(
             principal, connector, chosen, operation=operation, input=data, auth_id=auth_id

@@ -3,15 +3,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+_DEFAULT: Any = object()  # "no code given": use the class's default_code
+
 
 class ServiceError(Exception):
     status = 500
     default_code: str | None = "internal_error"
 
-    def __init__(self, message: str, code: str | None = None, headers: dict | None = None):
+    def __init__(
+        self, message: str, code: str | None = _DEFAULT, headers: dict | None = None
+    ) -> None:
+        """``code=None`` gives an explicit null code (Tray's input-validation 400)."""
         super().__init__(message)
         self.message = message
-        self.code = code if code is not None else self.default_code
+        self.code = self.default_code if code is _DEFAULT else code
         self.headers = headers or {}
 
 

@@ -29,6 +29,7 @@ class UsageRecorder:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._lock = asyncio.Lock()
+        self._stopping = False
 
     def record(
         self,
@@ -63,26 +64,28 @@ class UsageRecorder:
             while self._pending:
                 rows, self._pending = self._pending[: self.batch], self._pending[self.batch :]
                 try:
-                    async with self.db.session() as s:
-                        await s.execute(insert(Task), rows)
-                        await s.commit()
+                    async with self.db.engine.begin() as conn:  # Core executemany: cheap
+                        await conn.execute(insert(Task.__table__), rows)
                 except Exception:
                     self._pending[:0] = rows  # keep them for the next attempt
                     raise
 
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="usage-flusher")
 
     async def stop(self) -> None:
+        """Let the flusher finish what it is writing (a cancelled write would keep its
+        transaction open), then write what is left."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping = True
+            self._wake.set()
+            await self._task
             self._task = None
         await self.flush()
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.flush_interval):
                     await self._wake.wait()

@@ -5,10 +5,13 @@ from __future__ import annotations
 import email.utils
 import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import httpx
+import orjson
 
 from .errors import ConnectorError, ErrorKind
+from .http import HttpClientPool
 from .outbound import OutboundBlocked
 
 if TYPE_CHECKING:
@@ -45,6 +48,29 @@ def response_body(response: httpx.Response) -> Any:
     return response.text
 
 
+def _encode_body(json: Any, data: Any, content: Any, headers: dict[str, str]) -> bytes | None:
+    """The request body, setting Content-Type the way httpx would."""
+    if content is not None:
+        return content.encode() if isinstance(content, str) else content
+    if json is not None:
+        headers.setdefault("Content-Type", "application/json")
+        return orjson.dumps(json)
+    if data is not None:
+        headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        return urlencode(data, doseq=True).encode()
+    return None
+
+
+def _with_query(url: str, params: Any) -> str:
+    if not params:
+        return url
+    items = params.items() if isinstance(params, dict) else params
+    query = urlencode([(k, v) for k, v in items if v is not None], doseq=True)
+    if not query:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}{query}"
+
+
 def kind_for_status(status: int) -> ErrorKind:
     if status == 429:
         return "rate_limited"
@@ -71,15 +97,25 @@ class Context:
         operation: Operation,
         credentials: dict[str, Any],
         user_data: dict[str, Any],
-        http: httpx.AsyncClient,
+        clients: HttpClientPool,
+        base_url: str | None,
         auth_id: str | None = None,
     ) -> None:
         self.connector = connector
         self.operation = operation
         self.credentials = credentials
         self.user_data = user_data
-        self.http = http
+        self.clients = clients
+        self.base_url = base_url
         self.auth_id = auth_id
+        self._http: httpx.AsyncClient | None = None
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """An ``httpx.AsyncClient`` bound to the base URL, behind the outbound guard."""
+        if self._http is None:
+            self._http = self.clients.client(self.base_url)
+        return self._http
 
     # -- requests ---------------------------------------------------------------------
     def auth_headers(self) -> dict[str, str] | httpx.Auth | None:
@@ -92,21 +128,49 @@ class Context:
         method: str,
         url: str,
         *,
+        params: Any = None,
+        json: Any = None,
+        data: Any = None,
+        content: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
         raise_for_status: bool = True,
         **kwargs: Any,
     ) -> httpx.Response:
-        """Send a request with the authentication applied.
+        """Send a request to ``url`` (relative to the base URL) with the authentication
+        applied, and read the whole response.
 
         Transport failures become ``timeout`` / ``connector_error``; a non-2xx response
-        becomes :meth:`api_error` unless ``raise_for_status`` is false.
+        becomes :meth:`api_error` unless ``raise_for_status`` is false. Anything beyond
+        these arguments (``files``, ``cookies``, an ``httpx.Auth``...) goes through
+        :attr:`http`, httpx's full client.
         """
         auth = self.auth_headers()
-        if isinstance(auth, httpx.Auth):
-            kwargs.setdefault("auth", auth)
-        elif auth:
-            kwargs["headers"] = {**auth, **(kwargs.get("headers") or {})}
+        merged = {**auth, **(headers or {})} if isinstance(auth, dict) else dict(headers or {})
         try:
-            response = await self.http.request(method, url, **kwargs)
+            if kwargs or isinstance(auth, httpx.Auth):
+                if isinstance(auth, httpx.Auth):
+                    kwargs.setdefault("auth", auth)
+                response = await self.http.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    data=data,
+                    content=content,
+                    headers=merged,
+                    timeout=timeout or httpx.USE_CLIENT_DEFAULT,
+                    **kwargs,
+                )
+            else:
+                body = _encode_body(json, data, content, merged)
+                response = await self.clients.transport.request(
+                    method,
+                    _with_query(self.clients.join(self.base_url, url), params),
+                    headers=merged,
+                    body=body,
+                    timeout=httpx.Timeout(timeout) if timeout else self.clients.timeout,
+                )
         except httpx.TimeoutException as exc:
             raise ConnectorError(
                 f"The request to {self.connector.title} timed out", "timeout"

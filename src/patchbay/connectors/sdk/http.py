@@ -6,7 +6,8 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 
-from .outbound import OutboundPolicy, guarded_transport
+from .outbound import OutboundPolicy
+from .transport import AiohttpTransport
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_TIMEOUT = 45.0
@@ -25,7 +26,7 @@ class HttpClientPool:
     def __init__(self, policy: OutboundPolicy, *, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.policy = policy
         self.timeout = httpx.Timeout(timeout, connect=min(timeout, DEFAULT_CONNECT_TIMEOUT))
-        self._transport = guarded_transport(policy)
+        self.transport = AiohttpTransport(policy)
         self._clients: dict[str, httpx.AsyncClient] = {}
 
     def client(self, base_url: str | None) -> httpx.AsyncClient:
@@ -36,7 +37,7 @@ class HttpClientPool:
                 self._clients.clear()
             client = httpx.AsyncClient(
                 base_url=self._normalise(base_url),
-                transport=self._transport,
+                transport=self.transport,
                 timeout=self.timeout,
                 # Off: httpx keeps custom credential headers across origins on redirect.
                 # A connector that wants redirects follows them itself (see http-client).
@@ -48,6 +49,13 @@ class HttpClientPool:
         return client
 
     @staticmethod
+    def join(base_url: str | None, url: str) -> str:
+        """``url`` resolved against ``base_url`` the way httpx's ``base_url`` does."""
+        if not base_url or "://" in url:
+            return url
+        return base_url.rstrip("/") + "/" + url.lstrip("/")
+
+    @staticmethod
     def _normalise(base_url: str | None) -> str:
         if not base_url:
             return ""
@@ -55,4 +63,4 @@ class HttpClientPool:
 
     async def aclose(self) -> None:
         self._clients.clear()
-        await self._transport.aclose()
+        await self.transport.aclose()

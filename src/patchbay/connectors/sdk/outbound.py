@@ -2,10 +2,11 @@
 private, loopback, link-local and other non-public targets unless
 ``PATCHBAY_OUTBOUND_ALLOW`` admits them.
 
-The check happens where the TCP connection is opened: the guarded network backend
-resolves the hostname itself, vets *every* address it got (one bad answer refuses the
-whole name, so mixed DNS answers cannot sneak through), then connects to a vetted IP
-without resolving again (no window for DNS rebinding). Redirects are new requests
+The check happens where the TCP connection is opened: the transport's resolver
+(``transport.py``) vets *every* address a hostname resolves to (one bad answer refuses the
+whole name, so mixed DNS answers cannot sneak through), and the connection is made to a
+vetted IP without resolving again (no window for DNS rebinding); IP-literal hosts are vetted
+before the request. Redirects are new requests
 through the same transport, so they are vetted too. TLS still uses the URL's hostname
 for SNI and certificate verification. Pooled connections are reused unchecked: the guard
 costs one resolution and one check per *new* connection only.
@@ -15,12 +16,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import socket
 from collections.abc import Iterable
 from typing import Any
 
-import anyio
-import httpcore
 import httpx
 
 __all__ = ["OutboundBlocked", "OutboundPolicy", "guarded_transport"]
@@ -205,93 +203,16 @@ class OutboundPolicy:
         return f"OutboundPolicy({', '.join(map(str, entries)) or 'public only'})"
 
 
-class _GuardedBackend(httpcore.AsyncNetworkBackend):
-    """An httpcore network backend that resolves, vets and then connects by IP."""
-
-    def __init__(self, policy: OutboundPolicy, backend: httpcore.AsyncNetworkBackend) -> None:
-        self.policy = policy
-        self._backend = backend
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        deadline = None if timeout is None else anyio.current_time() + timeout
-        try:
-            with anyio.fail_after(timeout):
-                addresses = await self._resolve(host, port, local_address)
-        except TimeoutError as exc:
-            raise httpcore.ConnectTimeout(f"Resolving {host} timed out") from exc
-        for address in addresses:  # all of them first: one refused answer refuses the name
-            self.policy.check(host, address)
-        error: Exception | None = None
-        for address in addresses:  # in resolver order, like a plain connect would
-            remaining = None if deadline is None else max(deadline - anyio.current_time(), 0)
-            try:
-                return await self._backend.connect_tcp(
-                    address,
-                    port,
-                    timeout=remaining,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
-            except httpcore.ConnectError as exc:  # refused/unreachable: try the next one
-                error = exc
-        assert error is not None
-        raise error
-
-    @staticmethod
-    async def _resolve(host: str, port: int, local_address: str | None) -> list[str]:
-        if _parse_ip(host) is not None:
-            return [host.strip("[]")]
-        family = socket.AF_UNSPEC
-        if local_address:  # binding to a local address pins the address family
-            family = socket.AF_INET6 if ":" in local_address else socket.AF_INET
-        try:
-            infos = await anyio.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            raise httpcore.ConnectError(f"Could not resolve {host}: {exc}") from exc
-        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-        if not addresses:
-            raise httpcore.ConnectError(f"Could not resolve {host}: no addresses")
-        return addresses
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-        socket_options: Any = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise OutboundBlocked(f"Outbound connection to unix socket {path} refused")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._backend.sleep(seconds)
-
-
-def _install_backend(transport: httpx.AsyncHTTPTransport, policy: OutboundPolicy) -> None:
-    # httpx.AsyncHTTPTransport has no public way to pass an httpcore network backend,
-    # so wrap the one of the pool it built (private attributes of httpx and httpcore).
-    # Fail loudly rather than return an unguarded transport if those internals change.
-    pool = getattr(transport, "_pool", None)
-    if type(pool) is not httpcore.AsyncConnectionPool or not hasattr(pool, "_network_backend"):
-        raise RuntimeError("Cannot install the outbound guard: unexpected httpx internals")
-    pool._network_backend = _GuardedBackend(policy, pool._network_backend)
-
-
 def guarded_transport(policy: OutboundPolicy, **kwargs: Any) -> httpx.AsyncBaseTransport:
-    """An ``httpx.AsyncHTTPTransport(**kwargs)`` whose new connections obey ``policy``.
+    """An httpx transport whose every new connection obeys ``policy``.
 
     ``proxy`` and ``uds`` are refused: the guard would only see the proxy or socket, not
     the real target. Use it with ``trust_env=False`` on the client, or httpx may route
     requests through environment-configured proxies instead of this transport.
     """
+    from .transport import AiohttpTransport
+
     for option in ("proxy", "uds"):
         if kwargs.get(option) is not None:
             raise ValueError(f"guarded_transport does not support {option}=")
-    transport = httpx.AsyncHTTPTransport(**kwargs)
-    _install_backend(transport, policy)
-    return transport
+    return AiohttpTransport(policy, **kwargs)

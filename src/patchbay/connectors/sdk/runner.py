@@ -74,7 +74,8 @@ async def run_operation(
         operation=operation,
         credentials=credentials or {},
         user_data=user_data,
-        http=clients.client(base_url_for(connector, user_data)),
+        clients=clients,
+        base_url=base_url_for(connector, user_data),
         auth_id=auth_id,
     )
     try:

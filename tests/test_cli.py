@@ -1,0 +1,382 @@
+"""The ``patchbay`` command: connectors, master tokens, key rotation and ``call`` through
+click's runner on a temporary data directory, and ``patchbay serve`` as a real process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner, Result
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from patchbay.api.app import create_app
+from patchbay.cli.main import cli
+from patchbay.config import Settings
+from patchbay.connectors.http_client.connector import TOKEN_ENVIRONMENT_ID
+from patchbay.services.platform import Platform
+from patchbay.testing.fakeserver import serve_in_thread
+
+TOKEN_LINE = re.compile(r"^pbm_[A-Za-z0-9_-]{20,}$")
+NO_OUTBOUND = {"PATCHBAY_OUTBOUND_ALLOW": None, "PATCHBAY_TOKEN": None}
+
+
+@pytest.fixture
+def data_dir(tmp_path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def run(data_dir, database_url) -> Callable[..., Result]:
+    """``run("admin", "token", "create")``: the CLI on this test's data dir and database."""
+
+    def run(*args: str, env: dict[str, str | None] | None = None) -> Result:
+        runner = CliRunner()
+        return runner.invoke(
+            cli,
+            ["--data-dir", str(data_dir), "--database-url", database_url, *args],
+            env={**NO_OUTBOUND, **(env or {})},
+            catch_exceptions=False,
+        )
+
+    return run
+
+
+def with_api(
+    data_dir: Path, database_url: str, work: Callable[[httpx.AsyncClient], Awaitable[Any]]
+) -> Any:
+    """Start a fresh Patchbay on the same data dir and database, run ``work`` with a client."""
+    settings = Settings(data_dir=data_dir, database_url=database_url)
+
+    async def main() -> Any:
+        platform = Platform(settings)
+        app = create_app(settings, platform)
+        assert await platform.start() is None  # the CLI's token exists: no first token
+        try:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://pb.test") as c:
+                return await work(c)
+        finally:
+            await platform.stop()
+
+    return asyncio.run(main())
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def create_token(run, *args: str) -> tuple[str, str]:
+    """(token id, token) of a new master token."""
+    result = run("admin", "token", "create", *args)
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    token = lines[-1]
+    assert TOKEN_LINE.match(token), result.output
+    assert token not in "\n".join(lines[:-1])
+    token_id = re.search(r"master token (\S+)", result.output).group(1)
+    return token_id, token
+
+
+@pytest.fixture
+def target() -> Iterator[str]:
+    app = Starlette(routes=[Route("/hello", lambda r: JSONResponse({"hello": "world"}))])
+    with serve_in_thread(app) as url:
+        yield url
+
+
+# -- connectors ---------------------------------------------------------------------------
+
+
+def test_connectors_list():
+    result = CliRunner().invoke(cli, ["connectors", "list"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line for line in result.output.splitlines() if line.strip()}
+    assert {"slack", "http-client"} <= set(rows)
+    assert "1.0" in rows["slack"] and "Slack" in rows["slack"]
+    assert "HTTP Client" in rows["http-client"]
+
+
+# -- master tokens ----------------------------------------------------------------------------
+
+
+def test_token_create_list_revoke(run, data_dir, database_url):
+    token_id, token = create_token(run, "--name", "ci")
+
+    async def connectors(c: httpx.AsyncClient):
+        return await c.get("/core/v1/connectors", headers=bearer(token))
+
+    r = with_api(data_dir, database_url, connectors)
+    assert r.status_code == 200, r.text
+    assert {"slack", "http-client"} <= {e["name"] for e in r.json()["elements"]}
+
+    listed = run("admin", "token", "list")
+    assert listed.exit_code == 0, listed.output
+    assert token not in listed.output
+    line = next(line for line in listed.output.splitlines() if token_id in line)
+    assert token[:8] in line and "active" in line and "ci" in line
+
+    revoked = run("admin", "token", "revoke", token_id)
+    assert revoked.exit_code == 0, revoked.output
+    assert token_id in revoked.output
+    r = with_api(data_dir, database_url, connectors)
+    assert r.status_code == 401, r.text
+    assert "revoked" in run("admin", "token", "list").output
+
+    again = run("admin", "token", "revoke", token_id)
+    assert again.exit_code != 0
+    assert token_id in again.output
+
+
+def test_token_for_an_unknown_organisation(run, data_dir, database_url):
+    result = run("admin", "token", "create", "--org", "acme")
+    assert result.exit_code != 0
+    assert "acme" in result.output
+    assert not TOKEN_LINE.match(result.output.strip().splitlines()[-1])
+    _, token = create_token(run, "--org", "acme", "--create-org")
+
+    async def usage(c: httpx.AsyncClient):
+        return await c.get("/core/v1/usage", headers=bearer(token))
+
+    assert with_api(data_dir, database_url, usage).status_code == 200
+
+
+# -- key rotation ---------------------------------------------------------------------------
+
+
+def test_rotate_key_reencrypts_credentials(run, data_dir, database_url):
+    _, token = create_token(run)
+    secret = "rotate-me-0123456789"
+
+    async def create(c: httpx.AsyncClient):
+        r = await c.post(
+            "/core/v1/authentications",
+            json={
+                "name": "api",
+                "serviceEnvironmentId": TOKEN_ENVIRONMENT_ID,
+                "credentials": {"token": secret},
+            },
+            headers=bearer(token),
+        )
+        assert r.status_code == 200, r.text
+        return r.json()["id"]
+
+    auth_id = with_api(data_dir, database_url, create)
+    key_file = data_dir / "secret.key"
+    old_keys = key_file.read_text().split()
+    assert len(old_keys) == 1
+
+    result = run("admin", "rotate-key")
+    assert result.exit_code == 0, result.output
+    assert "Re-encrypted 1 authentication(s)." in result.output
+    assert "The key file now holds only the new key." in result.output
+    new_keys = key_file.read_text().split()
+    assert len(new_keys) == 1 and new_keys != old_keys
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert old_keys[0] not in result.output and new_keys[0] not in result.output
+
+    async def full(c: httpx.AsyncClient):
+        return await c.get(f"/core/v1/authentications/{auth_id}/full", headers=bearer(token))
+
+    r = with_api(data_dir, database_url, full)  # only the new key is left, and it decrypts
+    assert r.status_code == 200, r.text
+    assert r.json()["credentials"] == {"token": secret}
+
+    again = run("admin", "rotate-key")
+    assert again.exit_code == 0, again.output
+    assert "Re-encrypted 1 authentication(s)." in again.output
+    assert with_api(data_dir, database_url, full).json()["credentials"] == {"token": secret}
+
+
+# -- call -------------------------------------------------------------------------------------
+
+
+def test_call_prints_the_result(run, data_dir, database_url, target):
+    allow = {"PATCHBAY_OUTBOUND_ALLOW": "127.0.0.1/32"}
+    result = run(
+        "call",
+        "http-client",
+        "get_request",
+        "--input",
+        json.dumps({"url": f"{target}/hello"}),
+        env=allow,
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["outcome"] == "success"
+    assert out["output"]["response"]["status_code"] == 200
+    assert out["output"]["response"]["body"] == {"hello": "world"}
+
+    # an explicit version works too, and the call is billed to the organisation
+    result = run(
+        "call", "http-client", "get_request", "--version", "1.0",
+        "--input", json.dumps({"url": f"{target}/hello"}),
+        env=allow,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    _, token = create_token(run)
+
+    async def usage(c: httpx.AsyncClient):
+        return (await c.get("/core/v1/usage", headers=bearer(token))).json()
+
+    body = with_api(data_dir, database_url, usage)
+    assert [(e["userId"], e["tasks"]) for e in body["elements"]] == [(None, 2)]
+
+
+def test_call_obeys_the_outbound_setting(run, target):
+    # without PATCHBAY_OUTBOUND_ALLOW the loopback target is refused
+    result = run("call", "http-client", "get_request", "--input", f'{{"url": "{target}/hello"}}')
+    assert result.exit_code != 0
+    out = json.loads(result.output)
+    assert out["outcome"] == "error"
+    assert out["output"]["kind"] == "connector_error"
+    assert "refused" in out["output"]["message"]
+    assert "PATCHBAY_OUTBOUND_ALLOW" in out["output"]["message"]
+
+
+def test_call_rejects_bad_input(run):
+    result = run("call", "http-client", "get_request", "--input", "{not json")
+    assert result.exit_code == 2
+    assert "--input" in result.output and "not valid JSON" in result.output
+    assert "Traceback" not in result.output
+
+    result = run("call", "http-client", "get_request", "--input", "[1, 2]")
+    assert result.exit_code == 2
+    assert "must be a JSON object" in result.output
+
+    result = run("call", "nope", "get_request", "--input", "{}")
+    assert result.exit_code == 1
+    assert "No connector named 'nope'" in result.output
+    assert "Traceback" not in result.output
+
+    result = run("call", "http-client", "get_request", "--version", "9.0", "--input", "{}")
+    assert result.exit_code == 1
+    assert "Connector http-client version 9.0 not found" in result.output
+
+    result = run("call", "http-client", "fly_request", "--input", "{}")
+    assert result.exit_code == 1
+    assert "fly_request" in result.output and "not found" in result.output
+
+    result = run("call", "http-client", "get_request", "--input", '{"url": 5}')
+    assert result.exit_code == 1
+    assert "Connector input validation failed" in result.output
+    assert "#/url: expected type: String, found: Integer" in result.output
+
+
+# -- patchbay serve, for real ----------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def patchbay_command() -> list[str]:
+    script = Path(sys.executable).parent / "patchbay"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from patchbay.cli.main import main; main()"]
+
+
+class Server:
+    """``patchbay serve`` in a child process, its output collected line by line."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("PATCHBAY_") or k.startswith("PATCHBAY_TEST")
+        }
+        env["PYTHONUNBUFFERED"] = "1"
+        self.proc = subprocess.Popen(
+            [*patchbay_command(), "--data-dir", str(data_dir), "serve", "--port", str(self.port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_healthy(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("patchbay serve exited:\n" + "\n".join(self.lines))
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("patchbay serve did not answer:\n" + "\n".join(self.lines))
+
+    def tokens(self) -> list[str]:
+        return [line.strip() for line in self.lines if TOKEN_LINE.match(line.strip())]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self._reader.join(timeout=5)
+
+
+def test_serve(tmp_path):
+    data_dir = tmp_path / "data"
+    server = Server(data_dir)
+    try:
+        server.wait_healthy()
+        assert httpx.get(f"{server.url}/health").json() == {"status": "ok"}
+        [token] = server.tokens()  # shown once
+        key_file = data_dir / "secret.key"
+        assert key_file.exists()
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+        assert (data_dir / "patchbay.db").exists()
+
+        r = httpx.get(f"{server.url}/core/v1/connectors", headers=bearer(token))
+        assert r.status_code == 200, r.text
+        assert {"slack", "http-client"} <= {e["name"] for e in r.json()["elements"]}
+        r = httpx.get(f"{server.url}/core/v1/connectors")
+        assert r.status_code == 401
+        assert set(r.json()) == {"message", "code"}
+    finally:
+        server.stop()
+    assert server.proc.returncode is not None
+
+    # a restart on the same data keeps the token and prints none
+    again = Server(data_dir)
+    try:
+        again.wait_healthy()
+        assert again.tokens() == []
+        r = httpx.get(f"{again.url}/core/v1/connectors", headers=bearer(token))
+        assert r.status_code == 200, r.text
+    finally:
+        again.stop()
+    assert token not in "\n".join(again.lines)

@@ -129,8 +129,7 @@ def report(seq, conc, args) -> dict:
     d, p = seq["direct"], seq["patchbay"]
     added50 = p.pct(50) - d.pct(50)
     added99 = p.pct(99) - d.pct(99)
-    print("\nLatency, one request at a time "
-          f"({args.requests} requests each):")
+    print(f"\nLatency, one request at a time ({args.requests} requests each):")
     print(f"  {'':10} {'p50':>10} {'p99':>10} {'errors':>7}")
     print(f"  {'direct':10} {fmt_ms(d.pct(50))} {fmt_ms(d.pct(99))} {d.errors:7}")
     print(f"  {'patchbay':10} {fmt_ms(p.pct(50))} {fmt_ms(p.pct(99))} {p.errors:7}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 import jsonschema
-import pytest
 
 INPUT_SCHEMA_URL = "https://api.tray.io/core/v1/connectors/operations/input-schema#"
 OUTPUT_SCHEMA_URL = "https://api.tray.io/core/v1/connectors/operations/output-schema#"
@@ -150,18 +149,17 @@ async def test_slack_operations_match_trays_wiring(api):
         assert set(op["authScopes"]) <= offered, op["name"]
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
+async def test_unknown_connector_or_version_is_404(api):
+    for path in (
         "/core/v1/connectors/nope/versions/1.0/operations",
         "/core/v1/connectors/slack/versions/9.9/operations",
         "/core/v1/connectors/slack/versions/latest/operations",
         "/core/v1/connectors/Slack/versions/1.0/operations",
-    ],
-)
-async def test_unknown_connector_or_version_is_404(api, path):
-    r = await api.client.get(path, headers=api.master)
-    assert_flat_error(r, 404, "connector_not_found")
+        "/core/v1/connectors/http-client/versions/1/operations",
+    ):
+        r = await api.client.get(path, headers=api.master)
+        body = assert_flat_error(r, 404, "connector_not_found")
+        assert path.split("/")[4] in body["message"]
 
 
 async def test_catalogue_needs_a_token(api):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from cryptography.fernet import Fernet
@@ -12,6 +13,7 @@ from ..storage.db import Database
 from ..storage.models import Authentication
 
 BATCH = 200
+ROTATION_GRACE_SECONDS = 0.5
 
 
 @dataclass
@@ -57,5 +59,9 @@ async def rotate(db: Database, keyring: KeyRing) -> RotationReport:
     write_key_file(path, [new_key, *old])
     ring = KeyRing([new_key, *old], key_file=path)
     count = await reencrypt_all(db, ring)
+    # A server that encrypted just before it saw the new key file may have written a row
+    # behind the first pass: sweep once more before the old keys go.
+    await asyncio.sleep(ROTATION_GRACE_SECONDS)
+    count += await reencrypt_all(db, ring)
     write_key_file(path, [new_key])
     return RotationReport(count, key_file_updated=True)

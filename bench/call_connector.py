@@ -1,13 +1,15 @@
 """Call Connector overhead: Patchbay calling the Slack fake versus calling the fake directly.
 
-Starts the Slack fake and a Patchbay server (SQLite, fresh data dir) as separate processes,
-sets up an end user with a Slack authentication pointing at the fake, then drives both
-targets with the same load generator:
+Starts the Slack fake and, for each worker count asked for, a Patchbay server (SQLite,
+fresh data dir) as separate processes; sets up an end user with a Slack authentication
+pointing at the fake; then drives the fake directly and through Patchbay in the same run:
 
-- latency: one request at a time; Patchbay's added p50/p99 = its figure minus the direct one;
-- throughput: N concurrent keep-alive connections for a fixed time.
+- latency: one request at a time, from an httpx client and from a raw-socket client (the
+  same client for both targets, so the difference is what Patchbay adds);
+- throughput: N concurrent keep-alive connections for a fixed time, from the raw-socket
+  load generator (bench/loadgen.py), cheap enough not to be the bottleneck.
 
-Usage: python bench/call_connector.py [--seconds 10] [--concurrency 32] [--requests 2000]
+Usage: python bench/call_connector.py [--workers 1,2] [--seconds 10] [--concurrency 32]
 Targets (issue #2): at most 1 ms p50 added, at least 1,500 calls/s on a 2-core machine.
 """
 
@@ -32,6 +34,7 @@ import loadgen  # noqa: E402
 from patchbay.connectors.slack.fake import FakeSlack  # noqa: E402
 
 HOST = "127.0.0.1"
+MESSAGE = {"channel": "C0000GENERAL", "text": "bench"}
 
 
 def free_port() -> int:
@@ -80,118 +83,153 @@ def setup(base: str, token: str, fake_url: str) -> tuple[str, str]:
     return user_token, auth["id"]
 
 
-def fmt_ms(seconds: float) -> str:
-    return f"{seconds * 1000:7.3f} ms"
+class Target:
+    """One thing to drive: the fake itself, or Patchbay calling it."""
 
-
-async def measure(args, pb_port: int, fake_port: int, user_token: str, auth_id: str):
-    message = {"channel": "C0000GENERAL", "text": "bench"}
-    direct = loadgen.build_request(
-        "POST",
-        f"{HOST}:{fake_port}",
-        "/api/chat.postMessage",
-        json.dumps(message).encode(),
-        {"Content-Type": "application/json", "Authorization": f"Bearer {FakeSlack.bot_token}"},
-    )
-    via = loadgen.build_request(
-        "POST",
-        f"{HOST}:{pb_port}",
-        "/core/v1/connectors/slack/versions/1.0/call",
-        json.dumps({"operation": "send_message", "authId": auth_id, "input": message}).encode(),
-        {"Content-Type": "application/json", "Authorization": f"Bearer {user_token}"},
-    )
-    ok_direct = lambda body: b'"ok":true' in body  # noqa: E731
-    ok_via = lambda body: b'"outcome":"success"' in body  # noqa: E731
-    # Warm up both paths (connection pools, caches).
-    await loadgen.run(HOST, fake_port, direct, concurrency=4, duration=1.5)
-    await loadgen.run(HOST, pb_port, via, concurrency=4, duration=1.5)
-
-    seq = {}
-    for name, port, req, check in (
-        ("direct", fake_port, direct, ok_direct),
-        ("patchbay", pb_port, via, ok_via),
-    ):
-        seq[name] = await loadgen.run(
-            HOST, port, req, concurrency=1, duration=60, max_requests=args.requests, check=check
+    def __init__(self, name, port, path, payload, token, marker) -> None:
+        self.name, self.port, self.path, self.payload = name, port, path, payload
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.marker = marker
+        self.raw = loadgen.build_request(
+            "POST",
+            f"{HOST}:{port}",
+            path,
+            json.dumps(payload).encode(),
+            {"Content-Type": "application/json", **self.headers},
         )
-    conc = {}
-    for name, port, req, check in (
-        ("direct", fake_port, direct, ok_direct),
-        ("patchbay", pb_port, via, ok_via),
-    ):
-        conc[name] = await loadgen.run(
-            HOST, port, req, concurrency=args.concurrency, duration=args.seconds, check=check
+
+    def ok(self, body: bytes) -> bool:
+        return self.marker in body
+
+
+async def sequential_httpx(target: Target, requests: int) -> loadgen.Result:
+    result = loadgen.Result()
+    url = f"http://{HOST}:{target.port}{target.path}"
+    async with httpx.AsyncClient(timeout=10) as client:
+        start = time.perf_counter()
+        for _ in range(requests):
+            t0 = time.perf_counter()
+            r = await client.post(url, json=target.payload, headers=target.headers)
+            result.latencies.append(time.perf_counter() - t0)
+            if r.status_code != 200 or not target.ok(r.content):
+                result.errors += 1
+        result.elapsed = time.perf_counter() - start
+    return result
+
+
+async def measure(args, direct: Target, via: Target) -> dict:
+    for t in (direct, via):  # warm connection pools and caches
+        await loadgen.run(HOST, t.port, t.raw, concurrency=4, duration=1.5)
+    figures: dict = {}
+    for t in (direct, via):
+        figures[("httpx", t.name)] = await sequential_httpx(t, args.requests)
+        figures[("raw", t.name)] = await loadgen.run(
+            HOST, t.port, t.raw, duration=60, max_requests=args.requests, check=t.ok
         )
-    return seq, conc
+        figures[("load", t.name)] = await loadgen.run(
+            HOST, t.port, t.raw, concurrency=args.concurrency, duration=args.seconds, check=t.ok
+        )
+    return figures
 
 
-def report(seq, conc, args) -> dict:
-    d, p = seq["direct"], seq["patchbay"]
-    added50 = p.pct(50) - d.pct(50)
-    added99 = p.pct(99) - d.pct(99)
-    print(f"\nLatency, one request at a time ({args.requests} requests each):")
-    print(f"  {'':10} {'p50':>10} {'p99':>10} {'errors':>7}")
-    print(f"  {'direct':10} {fmt_ms(d.pct(50))} {fmt_ms(d.pct(99))} {d.errors:7}")
-    print(f"  {'patchbay':10} {fmt_ms(p.pct(50))} {fmt_ms(p.pct(99))} {p.errors:7}")
-    print(f"  added by Patchbay: p50 {fmt_ms(added50)}, p99 {fmt_ms(added99)}")
-    print(f"\nThroughput, {args.concurrency} connections for {args.seconds:g} s:")
-    print(f"  {'':10} {'calls/s':>9} {'p50':>10} {'p99':>10} {'errors':>7}")
-    for name in ("direct", "patchbay"):
-        r = conc[name]
-        print(f"  {name:10} {r.rate:9.0f} {fmt_ms(r.pct(50))} {fmt_ms(r.pct(99))} {r.errors:7}")
-    ratio = conc["patchbay"].rate / conc["direct"].rate if conc["direct"].rate else 0
-    print(f"  Patchbay reaches {ratio:.0%} of the fake's own rate")
-    verdict = {
-        "added_p50_ms": round(added50 * 1000, 3),
-        "added_p99_ms": round(added99 * 1000, 3),
-        "calls_per_second": round(conc["patchbay"].rate),
-        "target_added_p50_ms": 1.0,
-        "target_calls_per_second": 1500,
-    }
-    print("\n" + json.dumps(verdict))
-    return verdict
+def run_one(args, workers: int, fake_port: int, token_env: dict) -> dict:
+    pb_port = free_port()
+    proc = start(
+        ["patchbay", "serve", "--port", str(pb_port), "--workers", str(workers)], token_env
+    )
+    try:
+        base = f"http://{HOST}:{pb_port}"
+        wait_for(base + "/health")
+        user_token, auth_id = setup(base, token_env["TOKEN"], f"http://{HOST}:{fake_port}")
+        direct = Target(
+            "direct", fake_port, "/api/chat.postMessage", MESSAGE, FakeSlack.bot_token, b'"ok":true'
+        )
+        via = Target(
+            "patchbay",
+            pb_port,
+            "/core/v1/connectors/slack/versions/1.0/call",
+            {"operation": "send_message", "authId": auth_id, "input": MESSAGE},
+            user_token,
+            b'"outcome":"success"',
+        )
+        return asyncio.run(measure(args, direct, via))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.3f}"
+
+
+def report(args, results: dict[int, dict]) -> dict:
+    summary: dict = {}
+    for workers, f in results.items():
+        print(f"\n== Patchbay with {workers} worker process(es) ==")
+        print(f"Latency, one request at a time ({args.requests} each), ms:")
+        print(f"  {'client':8} {'target':9} {'p50':>8} {'p99':>8}  errors")
+        added = {}
+        for client in ("httpx", "raw"):
+            for name in ("direct", "patchbay"):
+                r = f[(client, name)]
+                print(f"  {client:8} {name:9} {ms(r.pct(50))} {ms(r.pct(99))}  {r.errors}")
+            d, p = f[(client, "direct")], f[(client, "patchbay")]
+            added[client] = (p.pct(50) - d.pct(50), p.pct(99) - d.pct(99))
+            a50, a99 = added[client]
+            print(f"  {client:8} {'added':9} {ms(a50)} {ms(a99)}")
+        print(f"Throughput, {args.concurrency} connections for {args.seconds:g} s:")
+        print(f"  {'target':9} {'calls/s':>8} {'p50 ms':>8} {'p99 ms':>8}  errors")
+        for name in ("direct", "patchbay"):
+            r = f[("load", name)]
+            print(f"  {name:9} {r.rate:8.0f} {ms(r.pct(50))} {ms(r.pct(99))}  {r.errors}")
+        summary[f"{workers}_worker"] = {
+            "added_p50_ms_httpx": round(added["httpx"][0] * 1000, 3),
+            "added_p99_ms_httpx": round(added["httpx"][1] * 1000, 3),
+            "added_p50_ms_raw": round(added["raw"][0] * 1000, 3),
+            "added_p99_ms_raw": round(added["raw"][1] * 1000, 3),
+            "calls_per_second": round(f[("load", "patchbay")].rate),
+            "fake_alone_per_second": round(f[("load", "direct")].rate),
+        }
+    print("\nTargets: added p50 <= 1 ms, >= 1500 calls/s.")
+    print(json.dumps(summary, indent=1))
+    return summary
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workers", default="1,2", help="worker counts to run, e.g. 1,2")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--requests", type=int, default=2000)
     args = ap.parse_args()
+    worker_counts = [int(w) for w in args.workers.split(",")]
 
-    fake_port, pb_port = free_port(), free_port()
-    with tempfile.TemporaryDirectory() as data_dir:
-        env = {
-            "PATCHBAY_DATA_DIR": data_dir,
-            "PATCHBAY_OUTBOUND_ALLOW": "127.0.0.1",
-            "PATCHBAY_LOG_LEVEL": "warning",
-        }
-        out = subprocess.run(
-            ["patchbay", "admin", "token", "create", "--name", "bench"],
-            env={**os.environ, **env},
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        token = out.stdout.strip().splitlines()[-1]
-        procs = [
-            start(["patchbay", "fake", "slack", "--port", str(fake_port)], {}),
-            start(["patchbay", "serve", "--port", str(pb_port)], env),
-        ]
-        try:
-            fake_url = f"http://{HOST}:{fake_port}"
-            base = f"http://{HOST}:{pb_port}"
-            wait_for(fake_url + "/api/api.test")
-            wait_for(base + "/health")
-            user_token, auth_id = setup(base, token, fake_url)
-            print(f"Patchbay {base} -> Slack fake {fake_url} ({os.cpu_count()} cores)")
-            seq, conc = asyncio.run(measure(args, pb_port, fake_port, user_token, auth_id))
-            report(seq, conc, args)
-        finally:
-            for p in procs:
-                p.terminate()
-            for p in procs:
-                p.wait(timeout=10)
+    fake_port = free_port()
+    fake = start(["patchbay", "fake", "slack", "--port", str(fake_port)], {})
+    print(f"Slack fake on {HOST}:{fake_port}; {os.cpu_count()} cores")
+    try:
+        wait_for(f"http://{HOST}:{fake_port}/api/api.test")
+        results = {}
+        for workers in worker_counts:
+            with tempfile.TemporaryDirectory() as data_dir:
+                env = {
+                    "PATCHBAY_DATA_DIR": data_dir,
+                    "PATCHBAY_OUTBOUND_ALLOW": "127.0.0.1",
+                    "PATCHBAY_LOG_LEVEL": "warning",
+                }
+                out = subprocess.run(
+                    ["patchbay", "admin", "token", "create", "--create-org"],
+                    env={**os.environ, **env},
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                env["TOKEN"] = out.stdout.strip().splitlines()[-1]
+                results[workers] = run_one(args, workers, fake_port, env)
+        report(args, results)
+    finally:
+        fake.terminate()
+        fake.wait(timeout=10)
 
 
 if __name__ == "__main__":

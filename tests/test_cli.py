@@ -296,7 +296,7 @@ def patchbay_command() -> list[str]:
 class Server:
     """``patchbay serve`` in a child process, its output collected line by line."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *extra: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {
@@ -306,7 +306,15 @@ class Server:
         }
         env["PYTHONUNBUFFERED"] = "1"
         self.proc = subprocess.Popen(
-            [*patchbay_command(), "--data-dir", str(data_dir), "serve", "--port", str(self.port)],
+            [
+                *patchbay_command(),
+                "--data-dir",
+                str(data_dir),
+                "serve",
+                "--port",
+                str(self.port),
+                *extra,
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -380,3 +388,18 @@ def test_serve(tmp_path):
     finally:
         again.stop()
     assert token not in "\n".join(again.lines)
+
+
+def test_serve_with_several_workers(tmp_path):
+    """Bootstrap happens once, before the workers: one key, one token, both serve."""
+    data_dir = tmp_path / "data"
+    server = Server(data_dir, "--workers", "2")
+    try:
+        server.wait_healthy()
+        [token] = server.tokens()
+        assert len((data_dir / "secret.key").read_text().split()) == 1
+        for _ in range(10):  # spread over both workers
+            r = httpx.get(f"{server.url}/core/v1/connectors", headers=bearer(token))
+            assert r.status_code == 200, r.text
+    finally:
+        server.stop()

@@ -10,6 +10,7 @@ from .. import __version__
 from ..config import Settings
 from ..services.platform import Platform
 from . import errors
+from .call_endpoint import CallConnectorFastPath
 from .limits import BodyLimit, RateLimit
 from .routes import authentications, connectors, services, usage, users
 
@@ -55,4 +56,8 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         RateLimit, per_second=settings.rate_limit_per_second, burst=settings.rate_limit_burst
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # Outermost: Call Connector's hot path, answered before the framework's stack.
+    app.add_middleware(
+        CallConnectorFastPath, platform=platform, max_body_bytes=settings.max_body_bytes
+    )
     return app

@@ -26,15 +26,14 @@ async def principal(
     return await request.app.state.platform.identity.authenticate(credentials.credentials)
 
 
-async def principal_from_header(request: Request) -> Principal:
-    """The caller, read straight from the Authorization header (for hot paths)."""
-    header = request.headers.get("authorization")
+async def authenticate_header(platform: Platform, header: str | None) -> Principal:
+    """The caller named by an ``Authorization: Bearer`` header value."""
     if not header:
         raise Unauthorized("Missing bearer token", "missing_token")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Authorization must be 'Bearer <token>'", "invalid_token")
-    return await request.app.state.platform.identity.authenticate(token.strip())
+    return await platform.identity.authenticate(token.strip())
 
 
 async def master(p: Principal = Depends(principal)) -> Principal:

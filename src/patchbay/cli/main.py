@@ -57,29 +57,48 @@ def cli(ctx: click.Context, data_dir: str | None, database_url: str | None) -> N
 @cli.command()
 @click.option("--host", envvar="PATCHBAY_HOST", default=None, help="Interface to bind")
 @click.option("--port", envvar="PATCHBAY_PORT", type=int, default=None, help="Port to listen on")
+@click.option(
+    "--workers",
+    envvar="PATCHBAY_WORKERS",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Server processes (limits and caches are per process)",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) -> None:
     """Start the API server (migrations are applied on start)."""
+    import os
+
     import uvicorn
 
     from ..api.app import create_app
+    from ..services.platform import bootstrap
 
     settings = _settings(ctx)
-    if host:
-        settings.host = host
-    if port:
-        settings.port = port
-    app = create_app(settings)
+    settings.host = host or settings.host
+    settings.port = port or settings.port
+    # Migrations, the key file and the first master token are made once, here, before any
+    # worker starts (several workers would otherwise race to create them).
+    first_token = asyncio.run(bootstrap(settings))
+    if first_token:
+        click.echo(
+            "Patchbay created the first master token (it is shown only once):\n" + first_token
+        )
     click.echo(f"Patchbay listening on http://{settings.host}:{settings.port} (docs at /docs)")
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=False,
-        loop="auto",
-        http="auto",
-    )
+    options = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
+        "access_log": False,
+    }
+    if workers == 1:
+        uvicorn.run(create_app(settings), **options)
+        return
+    # Worker processes build their app from the environment: hand the flags over.
+    os.environ["PATCHBAY_DATA_DIR"] = str(settings.data_dir)
+    os.environ["PATCHBAY_DATABASE_URL"] = settings.effective_database_url
+    uvicorn.run("patchbay.api.app:create_app", factory=True, workers=workers, **options)
 
 
 @cli.group()

@@ -61,3 +61,17 @@ class Platform:
         await self.usage.stop()
         await self.clients.aclose()
         await self.db.dispose()
+
+
+async def bootstrap(settings: Settings) -> str | None:
+    """Prepare an instance before serving: key file, migrations, default organisation.
+    Returns the first master token when none exists yet."""
+    platform = Platform(settings)
+    try:
+        await platform.db.migrate()
+        org_id = await platform.identity.ensure_org()
+        if await platform.identity.count_master_tokens() == 0:
+            return (await platform.identity.create_master_token(org_id, "initial")).token
+        return None
+    finally:
+        await platform.stop()

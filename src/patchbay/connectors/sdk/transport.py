@@ -110,6 +110,15 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self.ssl_context = httpx.create_ssl_context(verify=verify)
         self.limits = limits or httpx.Limits(max_connections=1000, keepalive_expiry=30)
         self._session: aiohttp.ClientSession | None = None
+        self._vetted_hosts: set[str] = set()
+        self._timeouts: dict[tuple, aiohttp.ClientTimeout] = {}
+
+    def _check_host(self, host: str) -> None:
+        """Vet an IP-literal host once (the policy is fixed for the transport's life)."""
+        if host not in self._vetted_hosts:
+            _check_literal(self.policy, host)
+            if len(self._vetted_hosts) < 10_000:
+                self._vetted_hosts.add(host)
 
     def _get_session(self) -> aiohttp.ClientSession:
         # Created lazily, inside the running event loop that will use it.
@@ -132,7 +141,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        _check_literal(self.policy, request.url.host)
+        self._check_host(request.url.host)
         timeouts = request.extensions.get("timeout", {})
         timeout = aiohttp.ClientTimeout(
             total=None,
@@ -175,10 +184,15 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         """Send a request and read the whole response, bypassing httpx's client layer
         (whose URL and header handling cost several times what the request itself does).
         The returned ``httpx.Response`` has no ``.request``."""
-        _check_literal(self.policy, _host_of(url))
-        client_timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=timeout.connect, sock_read=timeout.read
-        )
+        self._check_host(_host_of(url))
+        key = (timeout.connect, timeout.read)
+        client_timeout = self._timeouts.get(key)
+        if client_timeout is None:
+            client_timeout = aiohttp.ClientTimeout(
+                total=None, sock_connect=timeout.connect, sock_read=timeout.read
+            )
+            if len(self._timeouts) < 64:
+                self._timeouts[key] = client_timeout
         with _mapped_errors():
             async with self._get_session().request(
                 method,
@@ -191,7 +205,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 content = await response.read()
         return httpx.Response(
             status_code=response.status,
-            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers],
+            headers=response.raw_headers,
             content=content,
             extensions={"reason_phrase": (response.reason or "").encode("latin-1")},
         )

@@ -381,9 +381,18 @@ async def test_list_channels_pages_are_bounded(call, slack: FakeSlack) -> None:
 
 
 async def test_list_channels_rate_limited(call, slack: FakeSlack) -> None:
-    slack.rate_limit_next(1, retry_after=2, method="conversations.list")
+    # A Retry-After longer than the SDK waits for ends the call, surfacing it.
+    slack.rate_limit_next(1, retry_after=30, method="conversations.list")
     result = await call("list_channels_ddl", {})
-    assert assert_error(result, "rate_limited", "ratelimited", status=429)["retryAfter"] == 2.0
+    assert assert_error(result, "rate_limited", "ratelimited", status=429)["retryAfter"] == 30.0
+
+
+async def test_list_channels_retried_after_a_short_rate_limit(call, slack: FakeSlack) -> None:
+    before = len(slack.calls_to("conversations.list"))
+    slack.rate_limit_next(1, retry_after=0, method="conversations.list")
+    output = assert_output_valid("list_channels_ddl", await call("list_channels_ddl", {}))
+    assert output["result"]
+    assert len(slack.calls_to("conversations.list")) - before >= 2  # the 429, then pages
 
 
 # -- list_workspaces_ddl --------------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from .operation import Operation
+from .retry import RateBudget, RetryPolicy
 
 if TYPE_CHECKING:
     from .context import Context
@@ -40,6 +41,19 @@ class Scope:
     description: str = ""
 
 
+@dataclass(frozen=True)
+class OAuth2Endpoints:
+    """How a service runs OAuth 2 (authorization code, refresh). Client id and secret come
+    from configuration, per service environment, never from the declaration."""
+
+    authorize_url: str
+    token_url: str
+    pkce: bool = True
+    client_auth: str = "basic"  # "basic" (HTTP Basic) or "body" (client_id/secret in the form)
+    scope_separator: str = " "
+    extra_authorize_params: tuple[tuple[str, str], ...] = ()
+
+
 @dataclass
 class AuthEnvironment:
     """One way to authenticate with a service (Tray's "service environment")."""
@@ -50,6 +64,7 @@ class AuthEnvironment:
     credentials_schema: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
     user_data_schema: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
     scopes: list[Scope] = field(default_factory=list)
+    oauth2: OAuth2Endpoints | None = None
 
     def __post_init__(self) -> None:
         if self.authentication_type not in AUTHENTICATION_TYPES:
@@ -83,6 +98,8 @@ class Connector:
     authorize: Authorizer | None = None
     # Whether a call needs an authentication. Defaults to "has environments".
     requires_auth: bool | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    rate_budget: RateBudget | None = None
 
     def __post_init__(self) -> None:
         major, _, minor = self.version.partition(".")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -13,6 +15,10 @@ import orjson
 from .errors import ConnectorError, ErrorKind
 from .http import HttpClientPool
 from .outbound import OutboundBlocked
+from .retry import is_idempotent
+
+# Refreshes the authentication's credentials; returns the new ones (None: could not).
+Refresher = Callable[[], Awaitable[dict[str, Any] | None]]
 
 if TYPE_CHECKING:
     from .connector import Connector
@@ -100,6 +106,7 @@ class Context:
         clients: HttpClientPool,
         base_url: str | None,
         auth_id: str | None = None,
+        refresh: Refresher | None = None,
     ) -> None:
         self.connector = connector
         self.operation = operation
@@ -109,6 +116,7 @@ class Context:
         self.base_url = base_url
         self.auth_id = auth_id
         self._http: httpx.AsyncClient | None = None
+        self._refresh = refresh
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -135,56 +143,118 @@ class Context:
         headers: dict[str, str] | None = None,
         timeout: float | None = None,
         raise_for_status: bool = True,
+        idempotent: bool | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
         """Send a request to ``url`` (relative to the base URL) with the authentication
         applied, and read the whole response.
 
-        Transport failures become ``timeout`` / ``connector_error``; a non-2xx response
-        becomes :meth:`api_error` unless ``raise_for_status`` is false. Anything beyond
-        these arguments (``files``, ``cookies``, an ``httpx.Auth``...) goes through
-        :attr:`http`, httpx's full client.
+        The connector's :class:`RetryPolicy` applies (retries on 429/5xx and connection
+        failures for idempotent requests, honouring Retry-After), so does its
+        :class:`RateBudget`; a 401 with an OAuth 2 authentication refreshes the credentials
+        once and tries again. Transport failures become ``timeout`` / ``connector_error``;
+        a non-2xx response becomes :meth:`api_error` unless ``raise_for_status`` is false.
+        Anything beyond these arguments (``files``, ``cookies``, an ``httpx.Auth``...)
+        goes through :attr:`http`, httpx's full client.
         """
-        auth = self.auth_headers()
-        merged = {**auth, **(headers or {})} if isinstance(auth, dict) else dict(headers or {})
-        try:
-            if kwargs or isinstance(auth, httpx.Auth):
-                if isinstance(auth, httpx.Auth):
-                    kwargs.setdefault("auth", auth)
-                response = await self.http.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json,
-                    data=data,
-                    content=content,
-                    headers=merged,
-                    timeout=timeout or httpx.USE_CLIENT_DEFAULT,
-                    **kwargs,
+        policy = self.connector.retry
+        attempt = 0
+        refreshed = False
+        while True:
+            attempt += 1
+            if self.connector.rate_budget is not None:
+                key = (self.connector.service.name, self.auth_id or "")
+                await self.clients.budgets.acquire(key, self.connector.rate_budget)
+            try:
+                response = await self._send(
+                    method, url, params, json, data, content, headers, timeout, kwargs
                 )
-            else:
-                body = _encode_body(json, data, content, merged)
-                response = await self.clients.transport.request(
-                    method,
-                    _with_query(self.clients.join(self.base_url, url), params),
-                    headers=merged,
-                    body=body,
-                    timeout=httpx.Timeout(timeout) if timeout else self.clients.timeout,
+            except httpx.ConnectError as exc:
+                retriable = not isinstance(exc, OutboundBlocked) and is_idempotent(
+                    method, idempotent
                 )
-        except httpx.TimeoutException as exc:
-            raise ConnectorError(
-                f"The request to {self.connector.title} timed out", "timeout"
-            ) from exc
-        except OutboundBlocked as exc:
-            raise ConnectorError(str(exc), "connector_error") from exc
-        except httpx.HTTPError as exc:
-            raise ConnectorError(
-                f"Could not reach {self.connector.title}: {exc.__class__.__name__}",
-                "connector_error",
-            ) from exc
+                if retriable and attempt < policy.attempts:
+                    await asyncio.sleep(policy.delay(attempt, None) or 0)
+                    continue
+                raise self._transport_error(exc) from exc
+            except httpx.HTTPError as exc:
+                raise self._transport_error(exc) from exc
+            status = response.status_code
+            if status == 401 and not refreshed and self._refresh is not None:
+                refreshed = True
+                if await self.refresh_credentials():
+                    attempt -= 1  # the refreshed try does not count against the policy
+                    continue
+            if policy.should_retry(attempt, method, status, idempotent):
+                wait = policy.delay(attempt, parse_retry_after(response.headers.get("retry-after")))
+                if wait is not None:
+                    await asyncio.sleep(wait)
+                    continue
+            break
         if raise_for_status and not response.is_success:
             raise self.api_error(response)
         return response
+
+    async def _send(self, method, url, params, json, data, content, headers, timeout, kwargs):
+        auth = self.auth_headers()
+        merged = {**auth, **(headers or {})} if isinstance(auth, dict) else dict(headers or {})
+        if kwargs or isinstance(auth, httpx.Auth):
+            if isinstance(auth, httpx.Auth):
+                kwargs.setdefault("auth", auth)
+            return await self.http.request(
+                method,
+                url,
+                params=params,
+                json=json,
+                data=data,
+                content=content,
+                headers=merged,
+                timeout=timeout or httpx.USE_CLIENT_DEFAULT,
+                **kwargs,
+            )
+        body = _encode_body(json, data, content, merged)
+        return await self.clients.transport.request(
+            method,
+            _with_query(self.clients.join(self.base_url, url), params),
+            headers=merged,
+            body=body,
+            timeout=httpx.Timeout(timeout) if timeout else self.clients.timeout,
+        )
+
+    def _transport_error(self, exc: httpx.HTTPError) -> ConnectorError:
+        if isinstance(exc, httpx.TimeoutException):
+            return ConnectorError(f"The request to {self.connector.title} timed out", "timeout")
+        if isinstance(exc, OutboundBlocked):
+            return ConnectorError(str(exc), "connector_error")
+        return ConnectorError(
+            f"Could not reach {self.connector.title}: {exc.__class__.__name__}",
+            "connector_error",
+        )
+
+    async def refresh_credentials(self) -> bool:
+        """Refresh an OAuth 2 authentication now (one refresh at a time per credential);
+        True when new credentials are in place. Connectors whose service signals an expired
+        token other than by a 401 (Slack's ``token_expired``) call this and retry."""
+        if self._refresh is None:
+            return False
+        fresh = await self._refresh()
+        if not fresh:
+            return False
+        self.credentials = fresh
+        return True
+
+    # -- pagination -------------------------------------------------------------------
+    def paginate(self, method: str, url: str, **kwargs: Any) -> AsyncIterator[Any]:
+        """Items (or pages) of a paginated list: see :mod:`.pagination`."""
+        from .pagination import paginate
+
+        return paginate(self, method, url, **kwargs)
+
+    async def collect(self, method: str, url: str, **kwargs: Any) -> tuple[list[Any], bool]:
+        """Up to ``max_items`` items of a paginated list, and whether more remained."""
+        from .pagination import collect
+
+        return await collect(self, method, url, **kwargs)
 
     # -- errors -----------------------------------------------------------------------
     def api_error(

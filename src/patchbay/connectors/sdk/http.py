@@ -7,6 +7,7 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 import httpx
 
 from .outbound import OutboundPolicy
+from .retry import Budgets
 from .transport import AiohttpTransport
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
@@ -27,6 +28,7 @@ class HttpClientPool:
         self.policy = policy
         self.timeout = httpx.Timeout(timeout, connect=min(timeout, DEFAULT_CONNECT_TIMEOUT))
         self.transport = AiohttpTransport(policy)
+        self.budgets = Budgets()  # rate budgets per (service, authentication)
         self._clients: dict[str, httpx.AsyncClient] = {}
 
     def client(self, base_url: str | None) -> httpx.AsyncClient:

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .connector import Connector
-from .context import Context
+from .context import Context, Refresher
 from .errors import ConnectorError
 from .http import HttpClientPool
 from .operation import Operation
@@ -63,6 +63,7 @@ async def run_operation(
     auth_id: str | None = None,
     return_output_schema: bool = False,
     validate: bool = True,
+    refresh: Refresher | None = None,
 ) -> CallResult:
     """Execute ``operation``. Raises :class:`InputInvalid` for bad input; every
     third-party failure comes back as ``CallResult(outcome="error")``."""
@@ -77,6 +78,7 @@ async def run_operation(
         clients=clients,
         base_url=base_url_for(connector, user_data),
         auth_id=auth_id,
+        refresh=refresh,
     )
     try:
         parsed = operation.parse_input(data if operation.input_model else copy.deepcopy(data))

@@ -1,0 +1,273 @@
+"""What every connector gets from the SDK: retries with backoff and Retry-After, rate
+budgets per authentication, declared pagination, raw HTTP access and the OAuth refresh hook,
+exercised through a small connector against a loopback service."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from patchbay.connectors.sdk import (
+    AuthEnvironment,
+    Connector,
+    Context,
+    CursorPagination,
+    LinkHeaderPagination,
+    NextUrlPagination,
+    RateBudget,
+    RetryPolicy,
+    Service,
+    field,
+    operation,
+    raw_http_request,
+)
+from patchbay.connectors.sdk.http import HttpClientPool
+from patchbay.connectors.sdk.outbound import OutboundPolicy
+from patchbay.connectors.sdk.runner import run_operation
+from patchbay.testing.fakeserver import serve_in_thread
+
+
+class Service_:
+    """A loopback service whose answers the tests script."""
+
+    def __init__(self) -> None:
+        self.script: list[tuple[int, dict[str, str]]] = []  # (status, headers) to answer next
+        self.hits: list[tuple[str, str, float, str | None]] = []  # method, path+query, t, auth
+
+    async def endpoint(self, request: Request) -> Response:
+        query = f"?{request.url.query}" if request.url.query else ""
+        self.hits.append(
+            (
+                request.method,
+                request.url.path + query,
+                time.monotonic(),
+                request.headers.get("authorization"),
+            )
+        )
+        path = request.url.path
+        if self.script:
+            status, headers = self.script.pop(0)
+            return JSONResponse({"error": "scripted"}, status_code=status, headers=headers)
+        if path == "/cursor":
+            cursor = int(request.query_params.get("cursor") or 0)
+            nxt = "" if cursor >= 2 else str(cursor + 1)
+            return JSONResponse({"items": [cursor * 2, cursor * 2 + 1], "next": nxt})
+        if path == "/link":
+            page = int(request.query_params.get("page_info") or 0)
+            headers = {}
+            if page < 2:
+                headers["Link"] = f'<{request.base_url}link?page_info={page + 1}>; rel="next"'
+            return JSONResponse({"rows": [f"p{page}"]}, headers=headers)
+        if path.startswith("/v1/next"):
+            page = int(request.query_params.get("page") or 0)
+            nxt = None if page >= 2 else f"/v1/next?page={page + 1}"  # origin-relative
+            return JSONResponse({"data": [page], "next_page_uri": nxt})
+        return JSONResponse({"ok": True, "method": request.method, "path": path})
+
+
+class Empty(BaseModel):
+    pass
+
+
+class Mode(BaseModel):
+    mode: str = field(title="Mode")
+    max_items: int | None = field(None, title="Max items")
+
+
+@operation(title="Get", input=Empty)
+async def get(ctx: Context, data: Empty) -> dict[str, Any]:
+    return (await ctx.request("GET", "thing")).json()
+
+
+@operation(title="Post", input=Empty)
+async def post(ctx: Context, data: Empty) -> dict[str, Any]:
+    return (await ctx.request("POST", "thing", json={"a": 1})).json()
+
+
+@operation(title="List", input=Mode)
+async def listing(ctx: Context, data: Mode) -> dict[str, Any]:
+    kinds = {
+        "cursor": ("cursor", CursorPagination(cursor_param="cursor", next_path="next"), "items"),
+        "link": ("link", LinkHeaderPagination(), "rows"),
+        "next": ("v1/next", NextUrlPagination(next_path="next_page_uri"), "data"),
+    }
+    path, pagination, items_path = kinds[data.mode]
+    items, more = await ctx.collect(
+        "GET", path, pagination=pagination, items_path=items_path, max_items=data.max_items
+    )
+    return {"items": items, "more": more}
+
+
+def make_connector(**extra: Any) -> Connector:
+    return Connector(
+        name="svc",
+        title="Svc",
+        version="1.0",
+        service=Service(id="11111111-2222-4333-8444-555555555555", name="svc", version=1),
+        environments=[AuthEnvironment(id="e", title="Token", authentication_type="token")],
+        authorize=lambda ctx: {"Authorization": f"Bearer {ctx.credentials['token']}"},
+        operations=[get, post, listing, raw_http_request()],
+        **extra,
+    )
+
+
+@pytest.fixture
+def service():
+    state = Service_()
+    app = Starlette(routes=[Route("/{path:path}", state.endpoint, methods=["GET", "POST"])])
+    with serve_in_thread(app) as url:
+        state.url = url
+        yield state
+
+
+@pytest.fixture
+async def clients():
+    pool = HttpClientPool(OutboundPolicy.from_setting("127.0.0.1/32"))
+    yield pool
+    await pool.aclose()
+
+
+async def run(connector, name, data, service, clients, credentials=None, **kwargs):
+    return await run_operation(
+        connector,
+        connector.operation(name),
+        data,
+        clients=clients,
+        credentials=credentials or {"token": "t0"},
+        user_data={"base_url": service.url},
+        auth_id="auth-1",
+        **kwargs,
+    )
+
+
+async def test_idempotent_request_retried_after_retry_after(service, clients):
+    service.script = [(429, {"Retry-After": "0"}), (503, {})]
+    result = await run(make_connector(), "get", {}, service, clients)
+    assert result.outcome == "success"
+    assert len(service.hits) == 3
+
+
+async def test_retries_stop_after_the_policy_attempts(service, clients):
+    service.script = [(503, {})] * 5
+    connector = make_connector(retry=RetryPolicy(attempts=2, backoff=0.01))
+    result = await run(connector, "get", {}, service, clients)
+    assert result.outcome == "error" and result.output["kind"] == "api_error"
+    assert result.output["response"]["statusCode"] == 503
+    assert len(service.hits) == 2
+
+
+async def test_long_retry_after_is_surfaced_not_waited(service, clients):
+    service.script = [(429, {"Retry-After": "120"})]
+    result = await run(make_connector(), "get", {}, service, clients)
+    assert result.output["kind"] == "rate_limited"
+    assert result.output["retryAfter"] == 120.0
+    assert len(service.hits) == 1
+
+
+async def test_post_is_not_retried_unless_the_service_says_it_is_safe(service, clients):
+    service.script = [(429, {"Retry-After": "0"})]
+    result = await run(make_connector(), "post", {}, service, clients)
+    assert result.output["kind"] == "rate_limited" and len(service.hits) == 1
+
+    service.hits.clear()
+    service.script = [(429, {"Retry-After": "0"})]
+    safe = make_connector(retry=RetryPolicy(retry_post_on=frozenset({429})))
+    result = await run(safe, "post", {}, service, clients)
+    assert result.outcome == "success" and len(service.hits) == 2
+
+
+async def test_connection_refused_is_retried_then_reported(clients):
+    connector = make_connector(retry=RetryPolicy(attempts=2, backoff=0.01))
+
+    class Nowhere:
+        url = "http://127.0.0.1:9"  # discard port: nothing listens
+
+    result = await run(connector, "get", {}, Nowhere, clients)
+    assert result.outcome == "error" and result.output["kind"] == "connector_error"
+
+
+async def test_rate_budget_spaces_requests_per_authentication(service, clients):
+    connector = make_connector(rate_budget=RateBudget(per_second=4, burst=2))
+    await asyncio.gather(*(run(connector, "get", {}, service, clients) for _ in range(6)))
+    times = sorted(t for _, _, t, _ in service.hits)
+    # Two go at once (the burst); the other four wait their turn at 4/s.
+    assert times[-1] - times[0] >= 4 / 4 * 0.8
+    # Another authentication has its own budget: its first two go at once.
+    service.hits.clear()
+    other = [
+        run_operation(
+            connector,
+            connector.operation("get"),
+            {},
+            clients=clients,
+            credentials={"token": "t1"},
+            user_data={"base_url": service.url},
+            auth_id="auth-2",
+        )
+        for _ in range(2)
+    ]
+    start = time.monotonic()
+    await asyncio.gather(*other)
+    assert time.monotonic() - start < 0.5  # from auth-1's empty bucket: >= 0.25 s each
+
+
+@pytest.mark.parametrize("mode", ["cursor", "link", "next"])
+async def test_declared_pagination_follows_every_page(service, clients, mode):
+    result = await run(make_connector(), "listing", {"mode": mode}, service, clients)
+    assert result.outcome == "success", result.output
+    assert len(result.output["items"]) == {"cursor": 6, "link": 3, "next": 3}[mode]
+    assert result.output["more"] is False
+    assert len(service.hits) == 3
+    if mode == "next":  # an origin-relative next URL resolves against the service's origin
+        assert [h[1] for h in service.hits] == ["/v1/next", "/v1/next?page=1", "/v1/next?page=2"]
+
+
+async def test_collect_stops_at_max_items_and_says_more_remain(service, clients):
+    result = await run(
+        make_connector(), "listing", {"mode": "cursor", "max_items": 3}, service, clients
+    )
+    assert result.output == {"items": [0, 1, 2], "more": True}
+    assert len(service.hits) == 2  # no page fetched beyond what was needed
+
+
+async def test_raw_http_request_applies_auth_and_stays_on_the_host(service, clients):
+    body = {"method": "POST", "url": "custom/path", "body": {"json": {"x": 1}}}
+    result = await run(make_connector(), "raw_http_request", body, service, clients)
+    assert result.outcome == "success"
+    assert result.output["response"]["status_code"] == 200
+    assert result.output["response"]["body"]["path"] == "/custom/path"
+    assert service.hits[-1][3] == "Bearer t0"
+
+    elsewhere = {"method": "GET", "url": "http://127.0.0.1:1/steal"}
+    result = await run(make_connector(), "raw_http_request", elsewhere, service, clients)
+    assert result.outcome == "error" and "own host" in result.output["message"]
+    assert len(service.hits) == 1
+
+
+async def test_a_401_refreshes_credentials_once_and_retries(service, clients):
+    service.script = [(401, {})]
+    refreshes = []
+
+    async def refresh():
+        refreshes.append(1)
+        return {"token": "fresh"}
+
+    result = await run(make_connector(), "get", {}, service, clients, refresh=refresh)
+    assert result.outcome == "success"
+    assert refreshes == [1]
+    assert [h[3] for h in service.hits] == ["Bearer t0", "Bearer fresh"]
+
+    # A second 401 after the refresh is the answer: no loop.
+    service.hits.clear()
+    service.script = [(401, {}), (401, {})]
+    result = await run(make_connector(), "get", {}, service, clients, refresh=refresh)
+    assert result.output["kind"] == "auth_error"
+    assert len(service.hits) == 2

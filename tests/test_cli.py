@@ -367,6 +367,7 @@ def test_serve(tmp_path):
         assert key_file.exists()
         assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
         assert (data_dir / "patchbay.db").exists()
+        assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
 
         r = httpx.get(f"{server.url}/core/v1/connectors", headers=bearer(token))
         assert r.status_code == 200, r.text

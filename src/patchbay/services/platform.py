@@ -24,6 +24,8 @@ log = logging.getLogger("patchbay")
 class Platform:
     def __init__(self, settings: Settings, registry: Registry | None = None) -> None:
         self.settings = settings
+        # The data directory holds the key file and the database: its owner's alone.
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.db = Database(settings.effective_database_url)
         self.keyring = KeyRing.load(settings.configured_keys(), settings.data_dir)
         self.registry = registry or Registry.discover()

@@ -62,16 +62,6 @@ async def billed(api) -> int:
     return r.json()["total"]
 
 
-def assert_flat_error(r, status: int, code: str | None = None) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    body = r.json()
-    assert set(body) == {"message", "code"}, body
-    assert isinstance(body["message"], str) and body["message"]
-    if code is not None:
-        assert body["code"] == code, body
-    return body
-
-
 def assert_success(r) -> Any:
     assert r.status_code == 200, r.text
     body = r.json()
@@ -378,7 +368,7 @@ async def test_http_client_credentials_never_in_error_output(api, target):
 async def test_input_schema_violation_lists_every_error(api, slack):
     _, headers, auth_id = await slack_user(api, slack)
     r = await call(api, headers, "send_message", {}, auth_id=auth_id)
-    body = assert_flat_error(r, 400)
+    body = api.expect_error(r, 400)
     assert body["code"] is None
     assert body["message"].startswith(VALIDATION_PREFIX)
     assert "#: required key [channel] not found" in body["message"]
@@ -391,7 +381,7 @@ async def test_input_schema_violation_lists_every_error(api, slack):
         {"channel": 5, "text": "x", "surprise": 1, "unfurl_links": "no"},
         auth_id=auth_id,
     )
-    body = assert_flat_error(r, 400)
+    body = api.expect_error(r, 400)
     assert body["code"] is None
     message = body["message"]
     assert message.startswith(VALIDATION_PREFIX)
@@ -423,31 +413,31 @@ BAD_BODIES = [
 async def test_malformed_body_is_400(api):
     for body in BAD_BODIES:
         r = await api.client.post(call_path("http-client"), json=body, headers=api.master)
-        assert_flat_error(r, 400, "invalid_request")
+        api.expect_error(r, 400, "invalid_request")
     for content in (b"{", b'{"operation": "get_request",}', b"", b"\xff\xfe"):
         r = await api.client.post(
             call_path("http-client"),
             content=content,
             headers={**api.master, "Content-Type": "application/json"},
         )
-        assert_flat_error(r, 400)
+        api.expect_error(r, 400)
     r = await api.client.post(
         call_path("http-client"),
         content=b'{"operation": "get_request", "input": {',
         headers={**api.master, "Content-Type": "application/json"},
     )
-    assert_flat_error(r, 400, "malformed_json")
+    api.expect_error(r, 400, "malformed_json")
     assert await billed(api) == 0
 
 
 async def test_unknown_connector_version_or_operation_is_404(api):
     good = {"url": "http://127.0.0.1/"}
     r = await call(api, api.master, "get_request", good, connector="nope")
-    assert_flat_error(r, 404, "connector_not_found")
+    api.expect_error(r, 404, "connector_not_found")
     r = await call(api, api.master, "get_request", good, connector="http-client", version="9.0")
-    assert_flat_error(r, 404, "connector_not_found")
+    api.expect_error(r, 404, "connector_not_found")
     r = await call(api, api.master, "fly_request", good, connector="http-client")
-    assert_flat_error(r, 404, "operation_not_found")
+    api.expect_error(r, 404, "operation_not_found")
     assert await billed(api) == 0
 
 
@@ -469,7 +459,7 @@ async def test_authentications_are_the_callers_own(api, slack):
     ]
     for headers, auth_id in cases:
         r = await call(api, headers, "send_message", good, auth_id=auth_id)
-        assert_flat_error(r, 404, "authentication_not_found")
+        api.expect_error(r, 404, "authentication_not_found")
         assert USER_TOKEN not in r.text
     assert not slack.recorder.requests
     assert await billed(api) == 0
@@ -485,7 +475,7 @@ async def test_authentication_of_another_service_is_400(api, slack):
     r = await call(
         api, headers, "send_message", {"channel": "C0000GENERAL", "text": "x"}, auth_id=http_auth
     )
-    body = assert_flat_error(r, 400, "authentication_service_mismatch")
+    body = api.expect_error(r, 400, "authentication_service_mismatch")
     assert "abcdef-123456" not in r.text
     assert "slack" in body["message"]
     assert not slack.recorder.requests
@@ -494,7 +484,7 @@ async def test_authentication_of_another_service_is_400(api, slack):
 async def test_slack_needs_an_authentication(api, slack):
     _, headers = await api.new_user()
     r = await call(api, headers, "send_message", {"channel": "C0000GENERAL", "text": "x"})
-    assert_flat_error(r, 400, "authentication_required")
+    api.expect_error(r, 400, "authentication_required")
     assert await billed(api) == 0
 
 
@@ -502,9 +492,9 @@ async def test_call_needs_a_valid_token(api, target):
     good = {"url": f"{target.url}/echo"}
     body = {"operation": "get_request", "input": good}
     r = await api.client.post(call_path("http-client"), json=body)
-    assert_flat_error(r, 401)
+    api.expect_error(r, 401)
     r = await api.client.post(call_path("http-client"), json=body, headers=api.auth("pbu_nope"))
-    assert_flat_error(r, 401)
+    api.expect_error(r, 401)
 
     user = await api.create_user()
     token = await api.user_token(user["id"])
@@ -516,7 +506,7 @@ async def test_call_needs_a_valid_token(api, target):
         )
         await s.commit()
     r = await api.client.post(call_path("http-client"), json=body, headers=api.auth(token))
-    assert_flat_error(r, 401, "token_expired")
+    api.expect_error(r, 401, "token_expired")
     assert target.hits == []
     assert await billed(api) == 0
 
@@ -539,9 +529,9 @@ async def test_idempotent_repeat_answers_the_stored_result(api, slack):
     # the same key with another body is refused, and nothing is sent
     other = {"channel": "C0000GENERAL", "text": "twice"}
     r = await call(api, headers, "send_message", other, auth_id=auth_id, key="k-1")
-    assert_flat_error(r, 422, "idempotency_key_reused")
+    api.expect_error(r, 422, "idempotency_key_reused")
     r = await call(api, headers, "list_workspaces_ddl", {}, auth_id=auth_id, key="k-1")
-    assert_flat_error(r, 422, "idempotency_key_reused")
+    api.expect_error(r, 422, "idempotency_key_reused")
     assert slack.state.calls["chat.postMessage"] == 1
     assert await billed(api) == 1
 
@@ -582,7 +572,7 @@ async def test_idempotency_keys_are_per_caller(api, target):
 async def test_idempotency_key_length(api, target):
     url = {"url": f"{target.url}/echo"}
     r = await call(api, api.master, "get_request", url, connector="http-client", key="k" * 256)
-    assert_flat_error(r, 400, "invalid_idempotency_key")
+    api.expect_error(r, 400, "invalid_idempotency_key")
     assert target.hits == []
     assert await billed(api) == 0
     r = await call(api, api.master, "get_request", url, connector="http-client", key="k" * 255)
@@ -608,7 +598,7 @@ async def test_calls_over_the_in_flight_cap_are_429_and_not_billed(settings, mak
             if r.status_code == 200:
                 assert assert_success(r)["response"]["body"] == {"slow": True}
             else:
-                assert_flat_error(r, 429, "too_many_calls_in_flight")
+                api.expect_error(r, 429, "too_many_calls_in_flight")
                 assert int(r.headers["retry-after"]) >= 1
         assert len(target.hits) == 2  # the refused calls never went out
         assert await billed(api) == 2

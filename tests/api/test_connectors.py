@@ -19,16 +19,6 @@ OPERATION_KEYS = {
 }
 
 
-def assert_flat_error(r, status: int, code: str | None = None) -> dict:
-    assert r.status_code == status, r.text
-    body = r.json()
-    assert set(body) == {"message", "code"}, body
-    assert isinstance(body["message"], str) and body["message"]
-    if code is not None:
-        assert body["code"] == code, body
-    return body
-
-
 async def test_list_connectors_has_trays_shape(api):
     r = await api.client.get("/core/v1/connectors", headers=api.master)
     assert r.status_code == 200, r.text
@@ -158,17 +148,17 @@ async def test_unknown_connector_or_version_is_404(api):
         "/core/v1/connectors/http-client/versions/1/operations",
     ):
         r = await api.client.get(path, headers=api.master)
-        body = assert_flat_error(r, 404, "connector_not_found")
+        body = api.expect_error(r, 404, "connector_not_found")
         assert path.split("/")[4] in body["message"]
 
 
 async def test_catalogue_needs_a_token(api):
     for path in ("/core/v1/connectors", "/core/v1/connectors/slack/versions/1.0/operations"):
-        assert_flat_error(await api.client.get(path), 401)
+        api.expect_error(await api.client.get(path), 401)
         r = await api.client.get(path, headers={"Authorization": "Bearer pbm_not-a-token"})
-        assert_flat_error(r, 401)
+        api.expect_error(r, 401)
         r = await api.client.get(path, headers={"Authorization": "Basic dXNlcjpwYXNz"})
-        assert_flat_error(r, 401)
+        api.expect_error(r, 401)
 
 
 async def test_catalogue_works_with_a_user_token(api):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from patchbay.api.app import create_app
 from patchbay.connectors.registry import Registry, builtin_connectors
@@ -50,8 +51,10 @@ async def echo_api(settings, echo_plugin):
     platform = Platform(settings, registry=Registry.discover())
     app = create_app(settings, platform)
     token = await platform.start()
-    transport = httpx.ASGITransport(app=app)
+    # Unhandled errors come back as responses, as a real server would send them.
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://patchbay.test") as client:
+        client.platform = platform
         yield client, {"Authorization": f"Bearer {token}"}
     await platform.stop()
 
@@ -65,7 +68,7 @@ async def test_both_versions_are_listed_and_callable(echo_api):
         r = await client.get(
             f"/core/v1/connectors/echo/versions/{version}/operations", headers=master
         )
-        assert [op["hasDynamicOutput"] for op in r.json()["elements"]] == [dynamic]
+        assert r.json()["elements"][0]["hasDynamicOutput"] is dynamic
         r = await client.post(
             f"/core/v1/connectors/echo/versions/{version}/call",
             json={"operation": "echo", "input": {"value": 3}},
@@ -93,3 +96,31 @@ async def test_return_output_schema_adds_the_dynamic_schema(echo_api):
     body["returnOutputSchema"] = True
     r = await client.post("/core/v1/connectors/echo/versions/1.0/call", json=body, headers=master)
     assert "output_schema" not in r.json()["output"]
+
+
+async def test_a_connector_bug_is_a_flat_500_that_leaks_nothing(echo_api):
+    client, master = echo_api
+    body = {"operation": "explode", "input": {"value": "secret-ish"}}
+    r = await client.post("/core/v1/connectors/echo/versions/1.0/call", json=body, headers=master)
+    assert r.status_code == 500
+    assert r.json() == {"message": "Internal error", "code": "internal_error"}
+
+
+async def test_undecryptable_credentials_are_a_flat_500(echo_api):
+    client, master = echo_api
+    envs = await client.get("/core/v1/services/slack/versions/1/environments", headers=master)
+    env_id = envs.json()["elements"][0]["id"]
+    auth = await client.post(
+        "/core/v1/authentications",
+        json={"name": "s", "serviceEnvironmentId": env_id, "credentials": {"access_token": "x"}},
+        headers=master,
+    )
+    auth_id = auth.json()["id"]
+    async with client.platform.db.engine.begin() as conn:  # a key that is gone
+        await conn.execute(
+            text("UPDATE authentications SET credentials = 'gAAAAAB-not-a-token' WHERE id = :i"),
+            {"i": auth_id},
+        )
+    r = await client.get(f"/core/v1/authentications/{auth_id}/full", headers=master)
+    assert r.status_code == 500
+    assert r.json() == {"message": "Internal error", "code": "internal_error"}

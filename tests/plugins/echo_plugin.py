@@ -38,7 +38,15 @@ async def echo_dynamic(ctx: Context, data: EchoInput) -> dict[str, Any]:
     return {"value": data.value}
 
 
+@operation(title="Explode", input=EchoInput)
+async def explode(ctx: Context, data: EchoInput) -> dict[str, Any]:
+    """A bug in a connector: an exception that is not a ConnectorError."""
+    raise RuntimeError(f"bug while handling {data.value!r}")
+
+
 CONNECTORS = [
-    Connector(name="echo", title="Echo", version="1.0", service=SERVICE, operations=[echo]),
+    Connector(
+        name="echo", title="Echo", version="1.0", service=SERVICE, operations=[echo, explode]
+    ),
     Connector(name="echo", title="Echo", version="2.0", service=SERVICE, operations=[echo_dynamic]),
 ]

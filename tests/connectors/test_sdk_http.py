@@ -66,6 +66,12 @@ class Service_:
             if page < 2:
                 headers["Link"] = f'<{request.base_url}link?page_info={page + 1}>; rel="next"'
             return JSONResponse({"rows": [f"p{page}"]}, headers=headers)
+        if path == "/evil":
+            return JSONResponse({"data": [1], "next_page_uri": "http://127.0.0.2:1/steal"})
+        if path == "/html":
+            return Response("<html>not json</html>", media_type="text/html")
+        if path == "/echo-headers":
+            return JSONResponse({"content_type": request.headers.getlist("content-type")})
         if path.startswith("/v1/next"):
             page = int(request.query_params.get("page") or 0)
             nxt = None if page >= 2 else f"/v1/next?page={page + 1}"  # origin-relative
@@ -98,6 +104,8 @@ async def listing(ctx: Context, data: Mode) -> dict[str, Any]:
         "cursor": ("cursor", CursorPagination(cursor_param="cursor", next_path="next"), "items"),
         "link": ("link", LinkHeaderPagination(), "rows"),
         "next": ("v1/next", NextUrlPagination(next_path="next_page_uri"), "data"),
+        "evil": ("evil", NextUrlPagination(next_path="next_page_uri"), "data"),
+        "html": ("html", NextUrlPagination(next_path="next_page_uri"), "data"),
     }
     path, pagination, items_path = kinds[data.mode]
     items, more = await ctx.collect(
@@ -106,7 +114,7 @@ async def listing(ctx: Context, data: Mode) -> dict[str, Any]:
     return {"items": items, "more": more}
 
 
-def make_connector(**extra: Any) -> Connector:
+def make_connector(*more_operations: Any, **extra: Any) -> Connector:
     return Connector(
         name="svc",
         title="Svc",
@@ -114,7 +122,7 @@ def make_connector(**extra: Any) -> Connector:
         service=Service(id="11111111-2222-4333-8444-555555555555", name="svc", version=1),
         environments=[AuthEnvironment(id="e", title="Token", authentication_type="token")],
         authorize=lambda ctx: {"Authorization": f"Bearer {ctx.credentials['token']}"},
-        operations=[get, post, listing, raw_http_request()],
+        operations=[get, post, listing, raw_http_request(), *more_operations],
         **extra,
     )
 
@@ -271,3 +279,46 @@ async def test_a_401_refreshes_credentials_once_and_retries(service, clients):
     result = await run(make_connector(), "get", {}, service, clients, refresh=refresh)
     assert result.output["kind"] == "auth_error"
     assert len(service.hits) == 2
+
+
+async def test_a_next_page_on_another_host_is_not_followed(service, clients):
+    result = await run(make_connector(), "listing", {"mode": "evil"}, service, clients)
+    assert result.output["kind"] == "connector_error"
+    assert "another host" in result.output["message"]
+    assert len(service.hits) == 1
+
+
+async def test_a_page_that_is_not_json_is_a_connector_error(service, clients):
+    result = await run(make_connector(), "listing", {"mode": "html"}, service, clients)
+    assert result.output["kind"] == "connector_error"
+    assert "not JSON" in result.output["message"]
+
+
+async def test_the_connector_error_mapper_shapes_every_failure(service, clients):
+    def mapper(ctx, response):
+        return ctx.api_error(response, "mapped by the connector", code="E42")
+
+    connector = make_connector(error_mapper=mapper, retry=RetryPolicy(attempts=1))
+    for name, data in (
+        ("get", {}),
+        ("listing", {"mode": "cursor"}),
+        ("raw_http_request", {"method": "GET", "url": "x"}),
+    ):
+        service.script = [(418, {})]
+        result = await run(connector, name, data, service, clients)
+        assert result.output["message"] == "mapped by the connector", name
+        assert result.output["code"] == "E42"
+        assert result.output["response"]["statusCode"] == 418
+
+
+async def test_caller_headers_replace_connector_headers_whatever_their_case(service, clients):
+    @operation(title="Echo headers", input=Empty)
+    async def echo_headers(ctx: Context, data: Empty) -> dict[str, Any]:
+        response = await ctx.request(
+            "POST", "echo-headers", json={}, headers={"content-type": "application/vnd.x+json"}
+        )
+        return response.json()
+
+    connector = make_connector(echo_headers)
+    result = await run(connector, "echo_headers", {}, service, clients)
+    assert result.output == {"content_type": ["application/vnd.x+json"]}

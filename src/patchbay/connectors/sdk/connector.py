@@ -13,6 +13,7 @@ from .retry import RateBudget, RetryPolicy
 
 if TYPE_CHECKING:
     from .context import Context
+    from .errors import ConnectorError
 
 AUTHENTICATION_TYPES = (
     "token",
@@ -83,6 +84,9 @@ class AuthEnvironment:
 
 # Given the call context, the headers (or an httpx.Auth) that authenticate a request.
 Authorizer = Callable[["Context"], "dict[str, str] | httpx.Auth | None"]
+# Given a non-2xx response, the standardized error in the service's own terms (its code and
+# message); used by ctx.request, ctx.paginate/collect and raw_http_request alike.
+ErrorMapper = Callable[["Context", httpx.Response], "ConnectorError"]
 
 
 @dataclass
@@ -98,6 +102,7 @@ class Connector:
     authorize: Authorizer | None = None
     # Whether a call needs an authentication. Defaults to "has environments".
     requires_auth: bool | None = None
+    error_mapper: ErrorMapper | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     rate_budget: RateBudget | None = None
 

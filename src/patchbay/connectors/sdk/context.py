@@ -54,15 +54,32 @@ def response_body(response: httpx.Response) -> Any:
     return response.text
 
 
+def _merge_headers(first: dict[str, str], then: dict[str, str] | None) -> dict[str, str]:
+    """``first`` overridden by ``then``, header names compared without case (else a
+    ``content-type`` beside a ``Content-Type`` would send both)."""
+    merged = dict(first)
+    if then:
+        lower = {k.lower(): k for k in merged}
+        for key, value in then.items():
+            merged.pop(lower.get(key.lower(), key), None)
+            merged[key] = value
+    return merged
+
+
+def _default_content_type(headers: dict[str, str], value: str) -> None:
+    if not any(k.lower() == "content-type" for k in headers):
+        headers["Content-Type"] = value
+
+
 def _encode_body(json: Any, data: Any, content: Any, headers: dict[str, str]) -> bytes | None:
     """The request body, setting Content-Type the way httpx would."""
     if content is not None:
         return content.encode() if isinstance(content, str) else content
     if json is not None:
-        headers.setdefault("Content-Type", "application/json")
+        _default_content_type(headers, "application/json")
         return orjson.dumps(json)
     if data is not None:
-        headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        _default_content_type(headers, "application/x-www-form-urlencoded")
         return urlencode(data, doseq=True).encode()
     return None
 
@@ -192,12 +209,19 @@ class Context:
                     continue
             break
         if raise_for_status and not response.is_success:
-            raise self.api_error(response)
+            raise self.error_for(response)
         return response
+
+    def error_for(self, response: httpx.Response) -> ConnectorError:
+        """The error a non-2xx response stands for: the connector's ``error_mapper`` when
+        it declares one (the service's own code and message), else :meth:`api_error`."""
+        if self.connector.error_mapper is not None:
+            return self.connector.error_mapper(self, response)
+        return self.api_error(response)
 
     async def _send(self, method, url, params, json, data, content, headers, timeout, kwargs):
         auth = self.auth_headers()
-        merged = {**auth, **(headers or {})} if isinstance(auth, dict) else dict(headers or {})
+        merged = _merge_headers(auth if isinstance(auth, dict) else {}, headers)
         if kwargs or isinstance(auth, httpx.Auth):
             if isinstance(auth, httpx.Auth):
                 kwargs.setdefault("auth", auth)

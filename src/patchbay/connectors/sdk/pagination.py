@@ -19,12 +19,19 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import httpx
 
+from .errors import ConnectorError
+
 if TYPE_CHECKING:
     from .context import Context
 
 NextRequest = tuple[str, dict[str, Any]] | None  # (url, params) of the next page, or done
 
 DEFAULT_MAX_PAGES = 50
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc
 
 
 def dig(body: Any, path: str | None) -> Any:
@@ -101,10 +108,16 @@ async def pages(
     """Each page's items (the whole body as one item without ``items_path``) and whether
     a next page exists. Relative next URLs resolve against the current page's URL."""
     current = ctx.clients.join(ctx.base_url, url)
+    origin = _origin(current)
     current_params = dict(params or {})
     for number in range(1, max_pages + 1):
         response = await ctx.request(method, current, params=current_params, **request_kwargs)
-        body = response.json() if response.content else None
+        try:
+            body = response.json() if response.content else None
+        except ValueError as exc:
+            raise ConnectorError(
+                f"{ctx.connector.title} answered a page that is not JSON", "connector_error"
+            ) from exc
         found = dig(body, items_path) if items_path else body
         items = found if isinstance(found, list) else ([] if found is None else [found])
         following = pagination.next_request(response, body, current, current_params)
@@ -113,6 +126,12 @@ async def pages(
             return
         next_url, current_params = following
         current = urljoin(current, next_url)
+        if _origin(current) != origin:  # the credentials go with the request: never elsewhere
+            raise ConnectorError(
+                f"{ctx.connector.title} gave a next-page link to another host "
+                f"({urlsplit(current).netloc}); not followed",
+                "connector_error",
+            )
 
 
 async def paginate(

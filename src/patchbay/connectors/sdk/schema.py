@@ -230,8 +230,9 @@ class _Converter:
     * ``$ref`` into ``$defs`` is inlined (field-level keys win over the definition's; the
       definition's title, a class name, is dropped). Recursive models cannot be inlined
       and are rejected.
-    * ``anyOf [X, null]`` with ``default: null`` becomes plain ``X``; otherwise nullable
-      types become ``type: [X, "null"]`` (``null`` is added to an ``enum`` too).
+    * ``anyOf [X, null]`` with ``default: null`` becomes plain ``X`` in input schemas;
+      otherwise (and always in output schemas) nullable types become ``type: [X, "null"]``
+      (``null`` is added to an ``enum`` too).
     * ``anyOf`` of bare ``{"type": ...}`` schemas becomes a multi-type ``type: [...]``.
     * ``const`` becomes a one-value ``enum``; numeric ``exclusiveMinimum``/``Maximum``
       become draft-04's ``minimum`` + ``exclusiveMinimum: true``; ``prefixItems`` becomes
@@ -259,7 +260,9 @@ class _Converter:
             base = self.convert(node.pop("allOf")[0])  # old-style {"allOf": [{"$ref"}]}
         for key in ("anyOf", "oneOf"):
             if key in node:
-                base = self._union(node, key, drop_null=optional)
+                # An optional input may be left out, so its null is dropped; an output
+                # field the service may send as null keeps it.
+                base = self._union(node, key, drop_null=optional and self.for_input)
         self._draft04_keywords(node)
         self._recurse(node)
         if base is not None:

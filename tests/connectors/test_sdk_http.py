@@ -66,6 +66,8 @@ class Service_:
             if page < 2:
                 headers["Link"] = f'<{request.base_url}link?page_info={page + 1}>; rel="next"'
             return JSONResponse({"rows": [f"p{page}"]}, headers=headers)
+        if request.url.path.startswith("/raw-path/"):
+            return JSONResponse({"raw_path": request.scope["raw_path"].decode()})
         if path == "/evil":
             return JSONResponse({"data": [1], "next_page_uri": "http://127.0.0.2:1/steal"})
         if path == "/html":
@@ -322,3 +324,11 @@ async def test_caller_headers_replace_connector_headers_whatever_their_case(serv
     connector = make_connector(echo_headers)
     result = await run(connector, "echo_headers", {}, service, clients)
     assert result.output == {"content_type": ["application/vnd.x+json"]}
+
+
+async def test_urls_are_sent_exactly_as_encoded(service, clients):
+    """An encoded dot segment in a user-supplied id must not be normalised into another
+    path on the host."""
+    data = {"method": "GET", "url": "raw-path/%2E%2E/admin%2Fx?q=a%20b"}
+    result = await run(make_connector(), "raw_http_request", data, service, clients)
+    assert result.output["response"]["body"] == {"raw_path": "/raw-path/%2E%2E/admin%2Fx"}

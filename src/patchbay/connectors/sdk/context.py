@@ -233,7 +233,7 @@ class Context:
                 data=data,
                 content=content,
                 headers=merged,
-                timeout=timeout or httpx.USE_CLIENT_DEFAULT,
+                timeout=self._timeout(timeout),
                 **kwargs,
             )
         body = _encode_body(json, data, content, merged)
@@ -242,8 +242,15 @@ class Context:
             _with_query(self.clients.join(self.base_url, url), params),
             headers=merged,
             body=body,
-            timeout=httpx.Timeout(timeout) if timeout else self.clients.timeout,
+            timeout=self._timeout(timeout),
         )
+
+    def _timeout(self, seconds: float | None) -> httpx.Timeout:
+        """A request may take as long as its operation may (45 s unless it says more)."""
+        if seconds is None and self.operation.timeout == self.clients.timeout.read:
+            return self.clients.timeout
+        seconds = seconds or self.operation.timeout
+        return httpx.Timeout(seconds, connect=min(seconds, self.clients.timeout.connect))
 
     def _transport_error(self, exc: httpx.HTTPError) -> ConnectorError:
         if isinstance(exc, httpx.TimeoutException):

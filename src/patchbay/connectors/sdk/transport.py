@@ -11,15 +11,28 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 import httpx
+import yarl
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from .outbound import OutboundBlocked, OutboundPolicy, _parse_ip
 
 _CHUNK = 64 * 1024
+
+
+# Characters left as they are when a URL is made safe to send: reserved ones and "%".
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
+
+
+def _exact(url: str) -> yarl.URL:
+    """The URL sent exactly as written. yarl would otherwise decode ``%2E%2E`` to ``..``
+    and normalise the path, so an id a user put in a path (``/visitor/%2E%2E/x``) could
+    steer the request elsewhere on the host. Unsafe characters are percent-encoded,
+    existing escapes kept."""
+    return yarl.URL(quote(url, safe=_URL_SAFE), encoded=True)
 
 
 def _host_of(url: str) -> str:
@@ -153,7 +166,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         with _mapped_errors():
             response = await self._get_session().request(
                 request.method,
-                str(request.url),
+                _exact(str(request.url)),
                 headers=list(request.headers.multi_items()),
                 data=body or None,
                 allow_redirects=False,
@@ -196,7 +209,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         with _mapped_errors():
             async with self._get_session().request(
                 method,
-                url,
+                _exact(url),
                 headers=headers,
                 data=body,
                 allow_redirects=False,

@@ -1,0 +1,1 @@
+"""The Pendo connector (Pendo API v1)."""

@@ -8,7 +8,9 @@ Connectors keep using ``httpx.AsyncClient``; only the wire underneath changes.
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
+import ssl
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -50,6 +52,12 @@ def _check_literal(policy: OutboundPolicy, host: str) -> None:
     except OSError:
         return  # a hostname: the resolver vets it
     policy.check(host, legacy)
+
+
+@functools.cache
+def _default_ssl_context() -> ssl.SSLContext:
+    """Loading the CA bundle takes ~0.1 s: once per process, shared by every pool."""
+    return httpx.create_ssl_context()
 
 
 class GuardedResolver(AbstractResolver):
@@ -120,7 +128,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         **_: Any,
     ) -> None:
         self.policy = policy
-        self.ssl_context = httpx.create_ssl_context(verify=verify)
+        self.ssl_context = (
+            _default_ssl_context() if verify is True else httpx.create_ssl_context(verify=verify)
+        )
         self.limits = limits or httpx.Limits(max_connections=1000, keepalive_expiry=30)
         self._session: aiohttp.ClientSession | None = None
         self._vetted_hosts: set[str] = set()

@@ -6,6 +6,7 @@ Every setting is documented in ``docs/configuration.md``; keep the two in step.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,9 @@ class Settings(BaseSettings):
     auth_cache_seconds: float = 2.0
     idempotency_ttl_seconds: int = 24 * 3600
     log_level: str = "info"
+    # OAuth 2 clients, keyed by service environment id or service name:
+    # {"slack": {"client_id", "client_secret", "authorize_url"?, "token_url"?}}
+    oauth_clients: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("data_dir")
     @classmethod
@@ -45,6 +49,11 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def effective_public_url(self) -> str:
+        """The URL the outside world reaches Patchbay at (no trailing slash)."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     def configured_keys(self) -> list[str]:
         """Encryption keys given by environment, newest first ([] means: use the key file)."""

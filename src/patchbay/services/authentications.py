@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -18,6 +18,9 @@ from ..storage.models import Authentication
 from .errors import BadRequest, NotFound
 from .pagination import paginate
 from .principal import Principal
+
+if TYPE_CHECKING:
+    from .oauth import OAuth
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +35,7 @@ class LoadedAuth:
     environment_id: str
     credentials: dict[str, Any]
     user_data: dict[str, Any]
+    status: str = "active"
 
 
 def auth_to_api(row: Authentication) -> dict[str, Any]:
@@ -61,6 +65,7 @@ class Authentications:
         self.registry = registry
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[LoadedAuth, float]] = {}
+        self.oauth: OAuth | None = None  # wired by the platform (forceRefresh)
 
     def _environment(self, environment_id: str) -> AuthEnvironment:
         found = self.registry.environment(environment_id)
@@ -119,9 +124,15 @@ class Authentications:
         async with self.db.session() as s:
             return auth_to_api(await self._row(s, p, auth_id))
 
-    async def full(self, p: Principal, auth_id: str) -> dict[str, Any]:
+    async def full(self, p: Principal, auth_id: str, force_refresh: bool = False) -> dict[str, Any]:
         async with self.db.session() as s:
             row = await self._row(s, p, auth_id)
+        if force_refresh and self.oauth is not None:
+            credentials = self.keyring.decrypt(row.credentials)
+            if self.oauth.check_refresh_configured(row.service_environment_id, credentials):
+                await self.oauth.refresh_on_demand(auth_id, credentials)
+                async with self.db.session() as s:
+                    row = await self._row(s, p, auth_id)
         return {
             **auth_to_api(row),
             "userData": row.user_data or {},
@@ -172,6 +183,7 @@ class Authentications:
                 environment_id=row.service_environment_id,
                 credentials=self.keyring.decrypt(row.credentials),
                 user_data=row.user_data or {},
+                status=row.status,
             )
             if len(self._cache) > 10_000:
                 self._cache.clear()
@@ -179,6 +191,10 @@ class Authentications:
         if auth.org_id != p.org_id or auth.user_id != p.user_id:
             raise NotFound("Authentication not found", "authentication_not_found")
         return auth
+
+    def invalidate(self, auth_id: str) -> None:
+        """Drop one authentication from the cache (its row changed)."""
+        self._cache.pop(auth_id, None)
 
     def forget(self) -> None:
         self._cache.clear()

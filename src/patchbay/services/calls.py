@@ -3,16 +3,20 @@ authentication, bill one task, and answer in Tray's shape."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..connectors.sdk.errors import ConnectorError
 from ..connectors.sdk.http import HttpClientPool
-from ..connectors.sdk.runner import InputInvalid, run_operation, validate_input
+from ..connectors.sdk.runner import CallResult, InputInvalid, run_operation, validate_input
 from .authentications import Authentications
 from .catalog import Catalog
 from .errors import BadRequest, NotFound, TooManyRequests
 from .idempotency import Idempotency, fingerprint
 from .principal import Principal
 from .usage import UsageRecorder
+
+if TYPE_CHECKING:
+    from .oauth import OAuth
 
 
 class Calls:
@@ -25,6 +29,7 @@ class Calls:
         idempotency: Idempotency,
         *,
         max_in_flight: int,
+        oauth: OAuth | None = None,
     ) -> None:
         self.catalog = catalog
         self.authentications = authentications
@@ -33,6 +38,7 @@ class Calls:
         self.idempotency = idempotency
         self.max_in_flight = max_in_flight
         self.in_flight = 0
+        self.oauth = oauth
 
     async def call(
         self,
@@ -81,16 +87,26 @@ class Calls:
                 )
             self.in_flight += 1
             try:
-                result = await run_operation(
+                ready, refresh, failed = auth, None, None
+                if auth is not None and self.oauth is not None:
+                    # Refused when it needs re-authorization; refreshed when about to expire.
+                    try:
+                        ready = await self.oauth.prepare(auth)
+                    except ConnectorError as exc:
+                        failed = CallResult("error", exc.to_output())
+                    else:
+                        refresh = self.oauth.refresher(ready)
+                result = failed or await run_operation(
                     connector,
                     op,
                     input,
                     clients=self.clients,
-                    credentials=auth.credentials if auth else None,
-                    user_data=auth.user_data if auth else None,
+                    credentials=ready.credentials if ready else None,
+                    user_data=ready.user_data if ready else None,
                     auth_id=auth_id,
                     return_output_schema=return_output_schema,
                     validate=False,
+                    refresh=refresh,
                 )
             except InputInvalid as exc:  # the input model refused what the schema allowed
                 raise BadRequest(exc.message, None) from exc

@@ -15,6 +15,7 @@ from .calls import Calls
 from .catalog import Catalog
 from .idempotency import Idempotency
 from .identity import Identity
+from .oauth import OAuth
 from .usage import UsageRecorder
 from .users import Users
 
@@ -36,6 +37,10 @@ class Platform:
         self.authentications = Authentications(
             self.db, self.keyring, self.registry, cache_seconds=settings.auth_cache_seconds
         )
+        self.oauth = OAuth(
+            settings, self.db, self.keyring, self.registry, self.clients, self.authentications
+        )
+        self.authentications.oauth = self.oauth
         self.usage = UsageRecorder(self.db)
         self.calls = Calls(
             self.catalog,
@@ -44,6 +49,7 @@ class Platform:
             self.usage,
             Idempotency(self.db, ttl_seconds=settings.idempotency_ttl_seconds),
             max_in_flight=settings.max_calls_in_flight,
+            oauth=self.oauth,
         )
         self.default_org_id: str | None = None
 

@@ -149,3 +149,29 @@ class IdempotencyRecord(Base):
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: in flight
     response: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class OAuthState(Base):
+    """A pending OAuth 2 authorization: who started it (the principal the authentication
+    will belong to), for which service environment, and what the callback needs. Only the
+    SHA-256 of ``state`` is stored; the PKCE verifier is Fernet ciphertext. Single use
+    (``used_at``) and short-lived (``expires_at``)."""
+
+    __tablename__ = "oauth_states"
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=True
+    )
+    service_environment_id: Mapped[str] = mapped_column(String(36))
+    name: Mapped[str] = mapped_column(String(255))
+    scopes: Mapped[list] = mapped_column(JSON, default=list)
+    user_data: Mapped[dict] = mapped_column(JSON, default=dict)
+    redirect_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Set when the flow re-authorizes an existing authentication (updated in place).
+    authentication_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    code_verifier: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -14,7 +14,7 @@ from ..sdk import (
     Scope,
     Service,
 )
-from .operations import OPERATIONS
+from .operations import OPERATIONS, outreach_error
 
 SERVICE = Service(id="9c3e5a72-1b4d-4f8e-a6c1-3d2e1f0a9b84", name="outreach", version=1)
 BASE_URL = "https://api.outreach.io/api/v2"
@@ -105,6 +105,7 @@ OUTREACH = Connector(
     environments=ENVIRONMENTS,
     base_url=BASE_URL,
     authorize=authorize,
+    error_mapper=outreach_error,  # every non-2xx answer, as Outreach's JSON:API errors
     # A 429 from Outreach's rate limiter was never processed, so even a POST is safe to
     # send again after it.
     retry=RetryPolicy(retry_post_on=frozenset({429})),

@@ -2,23 +2,22 @@
 
 Every request goes through ``ctx.request`` / ``ctx.paginate`` (the authentication, the
 ``application/vnd.api+json`` content type, the outbound guard, retries and the rate budget
-are applied there); :func:`outreach_error` is the one place an Outreach JSON:API error
-document becomes Patchbay's standardized error.
+are applied there); :func:`outreach_error`, the connector's ``error_mapper``, is the one
+place an Outreach JSON:API error document becomes Patchbay's standardized error; the SDK
+applies it to every non-2xx answer, ``raw_http_request``'s included.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable
 from contextlib import aclosing
-from dataclasses import replace
 from typing import Any, Literal
 
+import httpx
 from pydantic import BaseModel, ConfigDict
 
-from ..sdk import ConnectorError, Context, NextUrlPagination, Operation, field, operation
-from ..sdk import raw_http_request as shared_raw_http_request
-from ..sdk.context import kind_for_status
+from ..sdk import ConnectorError, Context, NextUrlPagination, field, operation, raw_http_request
+from ..sdk.context import response_body
 
 MAX_PAGE_SIZE = 1000  # Outreach's largest page[size]
 MAX_RESULTS = 10_000
@@ -45,36 +44,26 @@ def _describe(item: dict[str, Any]) -> str:
     return f"{text} (at {where})" if where else text
 
 
-def outreach_error(error: ConnectorError) -> ConnectorError:
-    """The standardized error for an Outreach answer: every item of its JSON:API ``errors``
+def outreach_error(ctx: Context, response: httpx.Response) -> ConnectorError:
+    """The connector's error mapper: every item of an Outreach answer's JSON:API ``errors``
     in the message, the first item's ``id`` as the code (``validationError``,
     ``resourceNotFound``...), the kind from that id or the HTTP status; status, headers,
-    body and Retry-After kept. Anything that is not a JSON:API error is left as it is."""
-    body = error.body
+    body and Retry-After kept. An answer that is not a JSON:API error gets the SDK's
+    generic error."""
+    body = response_body(response)
     items = body.get("errors") if isinstance(body, dict) else None
     items = [item for item in items or () if isinstance(item, dict)]
-    if error.status_code is None or not items:
-        return error
+    if not items:
+        return ctx.api_error(response)
     code = items[0].get("id")
     code = str(code) if code not in (None, "") else None
-    message = f"Outreach answered {error.status_code}: " + "; ".join(map(_describe, items))
-    return ConnectorError(
-        message,
-        ERROR_KINDS.get(code or "") or kind_for_status(error.status_code),
-        status_code=error.status_code,
-        headers=error.headers,
-        body=body,
-        retry_after=error.retry_after,
-        code=code,
-    )
+    message = f"Outreach answered {response.status_code}: " + "; ".join(map(_describe, items))
+    return ctx.api_error(response, message, code=code, kind=ERROR_KINDS.get(code or ""))
 
 
 async def _request(ctx: Context, method: str, path: str, **kwargs: Any) -> Any:
     """One request; the JSON body of its answer (None when empty)."""
-    try:
-        response = await ctx.request(method, path, **kwargs)
-    except ConnectorError as exc:
-        raise outreach_error(exc) from None
+    response = await ctx.request(method, path, **kwargs)
     if not response.content:
         return None
     try:
@@ -280,24 +269,19 @@ async def list_prospects(ctx: Context, data: ListProspectsInput) -> dict[str, An
         params={k: v for k, v in params.items() if v is not None},
         max_pages=math.ceil(data.max_results / size),
     )
-    try:
-        async with aclosing(pages):
-            async for page in pages:
-                if not isinstance(page, dict) or not isinstance(page.get("data"), list):
-                    raise ctx.fail("Outreach answered without a list", "api_error", body=page)
-                if count is None:
-                    meta = page.get("meta")
-                    count = meta.get("count") if isinstance(meta, dict) else None
-                room = data.max_results - len(prospects)
-                prospects.extend(page["data"][:room])
-                links = page.get("links")
-                more = len(page["data"]) > room or bool(
-                    isinstance(links, dict) and links.get("next")
-                )
-                if len(prospects) >= data.max_results:
-                    break
-    except ConnectorError as exc:
-        raise outreach_error(exc) from None
+    async with aclosing(pages):
+        async for page in pages:
+            if not isinstance(page, dict) or not isinstance(page.get("data"), list):
+                raise ctx.fail("Outreach answered without a list", "api_error", body=page)
+            if count is None:
+                meta = page.get("meta")
+                count = meta.get("count") if isinstance(meta, dict) else None
+            room = data.max_results - len(prospects)
+            prospects.extend(page["data"][:room])
+            links = page.get("links")
+            more = len(page["data"]) > room or bool(isinstance(links, dict) and links.get("next"))
+            if len(prospects) >= data.max_results:
+                break
     return {"data": prospects, "meta": {"count": count}, "has_more": more}
 
 
@@ -483,34 +467,11 @@ async def delete_prospect(ctx: Context, data: DeleteProspectInput) -> dict[str, 
     return {"deleted": True, "id": data.id}
 
 
-# -- raw_http_request -----------------------------------------------------------------------
-
-
-def _with_outreach_errors(
-    handler: Callable[[Context, Any], Awaitable[Any]],
-) -> Callable[[Context, Any], Awaitable[Any]]:
-    async def wrapped(ctx: Context, data: Any) -> Any:
-        try:
-            return await handler(ctx, data)
-        except ConnectorError as exc:
-            raise outreach_error(exc) from None
-
-    return wrapped
-
-
-def _raw_http_request() -> Operation:
-    """The SDK's shared operation, its errors read as Outreach's JSON:API errors."""
-    shared = shared_raw_http_request()
-    return replace(shared, handler=_with_outreach_errors(shared.handler))
-
-
-raw_http_request = _raw_http_request()
-
 OPERATIONS = [
     list_prospects,
     get_prospect,
     create_prospect,
     update_prospect,
     delete_prospect,
-    raw_http_request,
+    raw_http_request(),  # the SDK's shared operation; outreach_error applies to it too
 ]

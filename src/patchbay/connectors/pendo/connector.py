@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..sdk import AuthEnvironment, Connector, Context, Service
-from .operations import DEFAULT_REGION, OPERATIONS, REGION_LABELS, REGIONS
+from .operations import DEFAULT_REGION, OPERATIONS, REGION_LABELS, REGIONS, pendo_error
 
 SERVICE = Service(id="5a1e7c93-2b4d-4f6a-8c0e-9d8e7f6a5b42", name="pendo", version=1)
 ENVIRONMENT_ID = "9c3f1e27-6d4b-4a8e-b1f0-2e7d5c9a3b61"
@@ -75,6 +75,7 @@ PENDO = Connector(
     # The base depends on the authentication's region: operations.api_base builds it.
     base_url=None,
     authorize=authorize,
+    error_mapper=pendo_error,  # every non-2xx answer, in Pendo's terms, the key redacted
 )
 
 CONNECTORS = [PENDO]

@@ -2,9 +2,11 @@
 
 The API base depends on the authentication's region (:func:`api_base`), so every handler
 builds absolute URLs. Every call goes through :func:`call_pendo`, which sends it with
-``ctx.request`` (the integration key, the outbound guard, retries with backoff on 429/5xx)
-and turns any failure into one standardized error with :func:`pendo_error`: Pendo
-documents no error body, so its text is kept as it comes and quoted in the message.
+``ctx.request`` (the integration key, the outbound guard, retries with backoff on 429/5xx).
+:func:`pendo_error`, the connector's ``error_mapper``, turns every non-2xx answer (the
+SDK's ``raw_http_request``'s too) into one standardized error; handlers call it as well
+for a 2xx whose body is not what they expect. Pendo documents no error body, so its text
+is kept as it comes and quoted in the message.
 """
 
 from __future__ import annotations
@@ -54,6 +56,20 @@ STATUS_HINTS: dict[int, str] = {
     429: "Pendo's rate limit was exceeded; slow down and try again",
 }
 
+# What each operation does, in an error message ("Pendo <action> failed: ...").
+ACTIONS: dict[str, str] = {
+    "aggregation": "aggregation",
+    "get_account_by_id": "get account",
+    "get_report_contents": "get report contents",
+    "get_report_contents_as_csv": "get report contents as CSV",
+    "get_visitor_by_id": "get visitor",
+    "get_visitor_history": "get visitor history",
+    "list_reports": "list reports",
+    "list_reports_ddl": "list reports",
+    "update_object_values": "update object values",
+    "raw_http_request": "raw HTTP request",
+}
+
 
 def api_base(ctx: Context) -> str:
     """The API base URL of the authentication: ``userData.base_url`` when given (used as it
@@ -86,13 +102,17 @@ def _excerpt(text: str, secret: str | None) -> str:
 
 
 def pendo_error(
-    ctx: Context, response: httpx.Response, action: str, problem: str | None = None
+    ctx: Context, response: httpx.Response, problem: str | None = None
 ) -> ConnectorError:
-    """The standardized error for a Pendo answer. Pendo's error bodies are opaque text: the
-    message names the action and the status, explains the status and quotes the start of
-    the body; ``response.body`` keeps the body (the integration key redacted, should Pendo
-    ever echo it). ``kind`` follows the status (401/403 auth_error, 429 rate_limited...)."""
+    """The standardized error for a Pendo answer: the connector's ``error_mapper`` (for a
+    non-2xx answer), and what handlers raise for a 2xx answer with a ``problem``. Pendo's
+    error bodies are opaque text: the message names the operation's action
+    (:data:`ACTIONS`) and the status, explains the status (or the problem) and quotes the
+    start of the body; ``response.body`` keeps the body (the integration key redacted,
+    should Pendo ever echo it). ``kind`` follows the status (401/403 auth_error, 429
+    rate_limited...); a 2xx with a problem is an api_error."""
     status = response.status_code
+    action = ACTIONS.get(ctx.operation.name, ctx.operation.name.replace("_", " "))
     secret = ctx.credentials.get("integration_key")
     reason = f"HTTP {status} {response.reason_phrase}".strip()
     hint = problem or STATUS_HINTS.get(status)
@@ -110,7 +130,6 @@ async def call_pendo(
     ctx: Context,
     method: str,
     path: str,
-    action: str,
     *,
     params: dict[str, Any] | None = None,
     json: Any = None,
@@ -119,36 +138,32 @@ async def call_pendo(
     timeout: float | None = None,
 ) -> httpx.Response:
     """Send one request to ``<api base>/<path>``; a non-2xx answer raises
-    :func:`pendo_error`."""
-    response = await ctx.request(
+    :func:`pendo_error` (the connector's ``error_mapper``)."""
+    return await ctx.request(
         method,
         f"{api_base(ctx)}/{path}",
         params=params,
         json=json,
         headers={"Accept": accept},
-        raise_for_status=False,
         idempotent=idempotent,
         timeout=timeout,
     )
-    if not response.is_success:
-        raise pendo_error(ctx, response, action)
-    return response
 
 
-async def get_json(ctx: Context, path: str, action: str, expect: type, **kwargs: Any) -> Any:
+async def get_json(ctx: Context, path: str, expect: type, **kwargs: Any) -> Any:
     """GET ``path`` and return its JSON body, which must be a ``expect`` (dict or list)."""
-    response = await call_pendo(ctx, "GET", path, action, **kwargs)
-    return read_json(ctx, response, action, expect)
+    response = await call_pendo(ctx, "GET", path, **kwargs)
+    return read_json(ctx, response, expect)
 
 
-def read_json(ctx: Context, response: httpx.Response, action: str, expect: type) -> Any:
+def read_json(ctx: Context, response: httpx.Response, expect: type) -> Any:
     try:
         body = response.json()
     except ValueError:
-        raise pendo_error(ctx, response, action, "the answer is not JSON") from None
+        raise pendo_error(ctx, response, "the answer is not JSON") from None
     if not isinstance(body, expect):
         shape = "an object" if expect is dict else "a list"
-        raise pendo_error(ctx, response, action, f"the answer is not {shape}")
+        raise pendo_error(ctx, response, f"the answer is not {shape}")
     return body
 
 
@@ -243,14 +258,13 @@ async def aggregation(ctx: Context, data: AggregationInput) -> dict[str, Any]:
         ctx,
         "POST",
         "aggregation",
-        "aggregation",
         json=body,
         idempotent=True,
         timeout=SLOW_REQUEST_TIMEOUT,
     )
-    result = read_json(ctx, response, "aggregation", dict)
+    result = read_json(ctx, response, dict)
     if not isinstance(result.get("results"), list):
-        raise pendo_error(ctx, response, "aggregation", "the answer has no results list")
+        raise pendo_error(ctx, response, "the answer has no results list")
     return result
 
 
@@ -274,7 +288,7 @@ class PendoAccount(_Open):
 )
 async def get_account_by_id(ctx: Context, data: GetAccountInput) -> dict[str, Any]:
     path = f"account/{_segment(data.account_id)}"
-    return await get_json(ctx, path, "get account", dict)
+    return await get_json(ctx, path, dict)
 
 
 # -- get_report_contents ---------------------------------------------------------------------
@@ -299,7 +313,7 @@ class ReportContentsOutput(BaseModel):
 )
 async def get_report_contents(ctx: Context, data: ReportInput) -> dict[str, Any]:
     path = f"report/{_segment(data.report_id)}/results.json"
-    rows = await get_json(ctx, path, "get report contents", list, timeout=SLOW_REQUEST_TIMEOUT)
+    rows = await get_json(ctx, path, list, timeout=SLOW_REQUEST_TIMEOUT)
     return {"results": rows}
 
 
@@ -319,14 +333,7 @@ class ReportCsvOutput(BaseModel):
 )
 async def get_report_contents_as_csv(ctx: Context, data: ReportInput) -> dict[str, Any]:
     path = f"report/{_segment(data.report_id)}/results.csv"
-    response = await call_pendo(
-        ctx,
-        "GET",
-        path,
-        "get report contents as CSV",
-        accept="text/csv",
-        timeout=SLOW_REQUEST_TIMEOUT,
-    )
+    response = await call_pendo(ctx, "GET", path, accept="text/csv", timeout=SLOW_REQUEST_TIMEOUT)
     return {"csv": response.text}
 
 
@@ -355,7 +362,7 @@ class PendoVisitor(_Open):
 )
 async def get_visitor_by_id(ctx: Context, data: GetVisitorInput) -> dict[str, Any]:
     path = f"visitor/{_segment(data.visitor_id)}"
-    return await get_json(ctx, path, "get visitor", dict)
+    return await get_json(ctx, path, dict)
 
 
 # -- get_visitor_history ---------------------------------------------------------------------
@@ -399,7 +406,7 @@ class VisitorHistoryOutput(BaseModel):
 async def get_visitor_history(ctx: Context, data: VisitorHistoryInput) -> dict[str, Any]:
     path = f"visitor/{_segment(data.visitor_id)}/history"
     params = {"starttime": data.start_time}
-    return {"history": await get_json(ctx, path, "get visitor history", list, params=params)}
+    return {"history": await get_json(ctx, path, list, params=params)}
 
 
 # -- list_reports ----------------------------------------------------------------------------
@@ -441,7 +448,7 @@ class ListReportsOutput(BaseModel):
 
 
 async def _reports(ctx: Context) -> list[dict[str, Any]]:
-    reports = await get_json(ctx, "report", "list reports", list)
+    reports = await get_json(ctx, "report", list)
     return [r for r in reports if isinstance(r, dict) and r.get("id")]
 
 
@@ -512,10 +519,8 @@ async def update_object_values(ctx: Context, data: UpdateObjectValuesInput) -> d
     body = [{id_key: item.id, "values": item.values} for item in data.objects]
     path = f"metadata/{data.object_type}/{data.metadata_kind}/value"
     # Setting values is idempotent: sending them again after a 429 or a 5xx is safe.
-    response = await call_pendo(
-        ctx, "POST", path, "update object values", json=body, idempotent=True
-    )
-    result = read_json(ctx, response, "update object values", dict)
+    response = await call_pendo(ctx, "POST", path, json=body, idempotent=True)
+    result = read_json(ctx, response, dict)
     result.setdefault("missing", [])
     if result["missing"] is None:
         result["missing"] = []
@@ -552,5 +557,5 @@ OPERATIONS = [
     list_reports,
     update_object_values,
     list_reports_ddl,
-    raw_http_request(api_base),
+    raw_http_request(api_base),  # the SDK's shared operation; pendo_error applies to it too
 ]

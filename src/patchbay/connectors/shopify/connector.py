@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from ..sdk import AuthEnvironment, Connector, Context, RateBudget, Service
-from .operations import DEFAULT_API_VERSION, OPERATIONS, SHOP_PATTERN, VERSION_PATTERN
+from .operations import (
+    DEFAULT_API_VERSION,
+    OPERATIONS,
+    SHOP_PATTERN,
+    VERSION_PATTERN,
+    shopify_error,
+)
 
 SERVICE = Service(id="8b2d4f61-9a3c-4e7d-b5f0-2c1d0e9f8a73", name="shopify", version=1)
 TOKEN_ENVIRONMENT_ID = "3f7a9c1e-5b2d-4e8f-a6c0-9d1b2e3f4a51"
@@ -81,6 +87,7 @@ SHOPIFY = Connector(
     environments=ENVIRONMENTS,
     base_url=None,  # per shop: operations.api_base builds it from the user data
     authorize=authorize,
+    error_mapper=shopify_error,  # every non-2xx answer, in Shopify's words
     rate_budget=RateBudget(2, 40),  # Shopify's leaky bucket: 40 requests, 2 leak per second
 )
 

@@ -2,15 +2,14 @@
 
 The API lives at ``https://{shop}.myshopify.com/admin/api/{version}``, built per call from
 the authentication's user data by :func:`api_base` (the connector declares no base URL).
-Every handler is wrapped in :func:`shopify_errors`, which turns Shopify's error bodies
+:func:`shopify_error`, the connector's ``error_mapper``, turns Shopify's error bodies
 (``{"errors": "Not Found"}``, ``{"errors": {"email": ["has already been taken"]}}``) into
-the standardized error with :func:`shopify_error`, the one place that mapping lives.
+the standardized error, the one place that mapping lives; the SDK applies it to every
+non-2xx answer (``ctx.request``, ``ctx.collect``, ``raw_http_request``).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import re
 from http import HTTPStatus
 from typing import Any, Literal
@@ -23,11 +22,11 @@ from ..sdk import (
     ConnectorError,
     Context,
     LinkHeaderPagination,
-    Operation,
     field,
     operation,
     raw_http_request,
 )
+from ..sdk.context import parse_retry_after, response_body
 
 DEFAULT_API_VERSION = "2024-10"
 # A shop's subdomain: what is left of "https://acme.myshopify.com/" once normalised.
@@ -114,52 +113,30 @@ def _errors_text(body: Any) -> str | None:
     return None
 
 
-def shopify_error(error: ConnectorError) -> ConnectorError:
-    """The standardized error for a Shopify answer: Shopify's own message (and, for a 429,
-    the call-limit header and Retry-After) in ``message``, the HTTP status as ``code``
-    (Shopify's REST errors have no other code), its body and headers kept in
-    ``response``. Errors not from a failed HTTP answer (timeouts, blocked addresses, bad
-    user data, a 2xx without the expected body) and already mapped ones pass through."""
-    status = error.status_code
-    if status is None or 200 <= status < 300 or error.code is not None:
-        return error
+def shopify_error(ctx: Context, response: httpx.Response) -> ConnectorError:
+    """The connector's error mapper: a failed Shopify answer becomes the standardized error
+    with Shopify's own message (and, for a 429, the call-limit header and Retry-After) in
+    ``message``, the HTTP status as ``code`` (Shopify's REST errors have no other code),
+    its body and headers kept in ``response``. Errors not from a failed HTTP answer
+    (timeouts, blocked addresses, bad user data, a 2xx without the expected body) do not
+    come here: the SDK and the handlers raise those as they are."""
+    status = response.status_code
     try:
         phrase = HTTPStatus(status).phrase
     except ValueError:
         phrase = ""
     message = f"Shopify answered {status} {phrase}".rstrip()
-    detail = _errors_text(error.body)
+    detail = _errors_text(response_body(response))
     if detail and detail != phrase:
         message += f": {detail}"
     if status == 429:
-        limit = error.headers.get("x-shopify-shop-api-call-limit")
+        limit = response.headers.get("x-shopify-shop-api-call-limit")
         if limit:
             message += f" (API call limit {limit})"
-        if error.retry_after is not None:
-            message += f"; retry after {error.retry_after:g} s"
-    return ConnectorError(
-        message,
-        error.kind,
-        status_code=status,
-        headers=error.headers,
-        body=error.body,
-        retry_after=error.retry_after,
-        code=status,
-    )
-
-
-def shopify_errors(handler: Any) -> Any:
-    """Wrap a handler so every failed Shopify answer goes through :func:`shopify_error`
-    (including those raised inside ``ctx.collect`` and the SDK's ``raw_http_request``)."""
-
-    @functools.wraps(handler)
-    async def wrapped(ctx: Context, data: Any) -> Any:
-        try:
-            return await handler(ctx, data)
-        except ConnectorError as exc:
-            raise shopify_error(exc) from None
-
-    return wrapped
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        if retry_after is not None:
+            message += f"; retry after {retry_after:g} s"
+    return ctx.api_error(response, message, code=status)
 
 
 async def get_json(ctx: Context, path: str, key: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -554,7 +531,6 @@ class ListOrdersOutput(_PageOutput):
     auth_scopes=["read_orders"],
     timeout=LIST_TIMEOUT,
 )
-@shopify_errors
 async def list_orders(ctx: Context, data: ListOrdersInput) -> dict[str, Any]:
     filters = {
         "status": data.status,
@@ -589,7 +565,6 @@ class GetOrderOutput(_Open):
     output=GetOrderOutput,
     auth_scopes=["read_orders"],
 )
-@shopify_errors
 async def get_order(ctx: Context, data: GetOrderInput) -> dict[str, Any]:
     params = {"fields": data.fields} if data.fields else {}
     return await get_json(ctx, f"orders/{data.order_id}.json", "order", params)
@@ -614,7 +589,6 @@ class GetCustomerOutput(_Open):
     output=GetCustomerOutput,
     auth_scopes=["read_customers"],
 )
-@shopify_errors
 async def get_customer(ctx: Context, data: GetCustomerInput) -> dict[str, Any]:
     params = {"fields": data.fields} if data.fields else {}
     return await get_json(ctx, f"customers/{data.customer_id}.json", "customer", params)
@@ -656,19 +630,9 @@ class SearchCustomersOutput(_PageOutput):
     auth_scopes=["read_customers"],
     timeout=LIST_TIMEOUT,
 )
-@shopify_errors
 async def search_customers(ctx: Context, data: SearchCustomersInput) -> dict[str, Any]:
     filters = {"query": data.query, "order": data.order}
     return await list_pages(ctx, "customers/search.json", "customers", filters, data)
-
-
-# -- raw_http_request -----------------------------------------------------------------------
-
-
-def _raw_http_request() -> Operation:
-    """The SDK's shared operation, relative to the shop's API base, with Shopify's errors."""
-    shared = raw_http_request(api_base)
-    return dataclasses.replace(shared, handler=shopify_errors(shared.handler))
 
 
 OPERATIONS = [
@@ -676,5 +640,5 @@ OPERATIONS = [
     get_order,
     get_customer,
     search_customers,
-    _raw_http_request(),
+    raw_http_request(api_base),  # the SDK's shared operation, under the shop's API base
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..sdk import AuthEnvironment, Connector, Context, Scope, Service
+from ..sdk import AuthEnvironment, Connector, Context, OAuth2Endpoints, Scope, Service
 from .operations import OPERATIONS
 
 SERVICE = Service(id="6f1b4c2e-9d3a-4e57-8a1b-2c3d4e5f6a70", name="slack", version=1)
@@ -74,6 +74,11 @@ ENVIRONMENTS = [
         credentials_schema=OAUTH2_CREDENTIALS_SCHEMA,
         user_data_schema=USER_DATA_SCHEMA,
         scopes=SCOPES,
+        oauth2=OAuth2Endpoints(
+            "https://slack.com/oauth/v2/authorize",
+            "https://slack.com/api/oauth.v2.access",
+            scope_separator=",",  # Slack's scope parameter is comma-separated
+        ),
     ),
     AuthEnvironment(
         id="0b6c8f52-3e1d-4d0a-9f3e-5a7b8c9d0e12",

@@ -242,6 +242,10 @@ class FakeSlack:
         # Knobs.
         self.page_size_cap: int | None = None  # Slack may return fewer than `limit`
         self.disabled_methods: set[str] = set()  # answer 404 unknown_method
+        # Tokens not in `tokens` are asked of this callback (e.g. backed by an OAuth
+        # provider fake): it answers the Token they stand for, a Slack error code
+        # ("token_expired", "token_revoked", ...) or None (invalid_auth).
+        self.token_validator: Callable[[str], Token | str | None] | None = None
         self._rate_limits: deque[_RateLimit] = deque()
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
@@ -317,6 +321,11 @@ class FakeSlack:
         if not token:
             raise SlackError("not_authed")
         info = self.tokens.get(token)
+        if info is None and self.token_validator is not None:
+            found = self.token_validator(token)
+            if isinstance(found, str):
+                raise SlackError(found)
+            info = found
         if info is None:
             raise SlackError("invalid_auth")
         if info.status != "active":

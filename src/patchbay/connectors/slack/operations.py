@@ -83,9 +83,12 @@ async def call_slack(
     *,
     params: dict[str, Any] | None = None,
     json: dict[str, Any] | None = None,
+    _retried: bool = False,
 ) -> dict[str, Any]:
     """Call a Web API method (POST with a JSON body when ``json`` is given, else GET) and
-    return its body when ``ok``; raise a standardized error otherwise."""
+    return its body when ``ok``; raise a standardized error otherwise. Slack signals an
+    expired (rotated) token with HTTP 200 ``token_expired``: the OAuth credentials are then
+    refreshed once and the call tried again."""
     response = await ctx.request(
         "GET" if json is None else "POST",
         method,
@@ -99,6 +102,8 @@ async def call_slack(
         body = None
     error = body.get("error") if isinstance(body, dict) else None
     error = error if isinstance(error, str) and error else None
+    if error == "token_expired" and not _retried and await ctx.refresh_credentials():
+        return await call_slack(ctx, method, params=params, json=json, _retried=True)
     status = response.status_code
     if status == 429 or error == "ratelimited":
         retry_after = response.headers.get("retry-after")

@@ -6,7 +6,7 @@ import base64
 from typing import Any
 
 from ..sdk import AuthEnvironment, Connector, Context, RetryPolicy, Service
-from .operations import OPERATIONS
+from .operations import OPERATIONS, twilio_error
 
 SERVICE = Service(id="3c8f9a52-7d41-4b6e-9e0a-1f2b3c4d5e61", name="twilio", version=1)
 BASE_URL = "https://api.twilio.com/2010-04-01"
@@ -95,6 +95,7 @@ TWILIO = Connector(
     environments=ENVIRONMENTS,
     base_url=BASE_URL,
     authorize=authorize,
+    error_mapper=twilio_error,  # every non-2xx answer, in Twilio's code and message
     # Twilio never processes a request it answers 429 (20429): even a POST is safe to retry.
     retry=RetryPolicy(retry_post_on=frozenset({429})),
 )

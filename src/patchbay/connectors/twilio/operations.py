@@ -1,25 +1,32 @@
 """The Twilio connector's operations: thin handlers over Twilio's Messages resource.
 
 Every request goes through ``ctx.request`` / ``ctx.collect`` (authentication, outbound
-guard, retries). Every handler is wrapped by :func:`twilio_errors`, the one place where
-Twilio's error body ``{"code", "message", "more_info", "status"}`` becomes the
-standardized error, keeping Twilio's code and message.
+guard, retries). :func:`twilio_error`, the connector's ``error_mapper``, is the one place
+where Twilio's error body ``{"code", "message", "more_info", "status"}`` becomes the
+standardized error, keeping Twilio's code and message; the SDK applies it to every
+non-2xx answer, ``raw_http_request``'s included.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import math
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from urllib.parse import quote
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..sdk import ConnectorError, Context, NextUrlPagination, field, lookup, operation
-from ..sdk import raw_http_request as shared_raw_http_request
-from ..sdk.operation import Operation
+from ..sdk import (
+    ConnectorError,
+    Context,
+    NextUrlPagination,
+    field,
+    lookup,
+    operation,
+    raw_http_request,
+)
+from ..sdk.context import response_body
+from ..sdk.errors import ErrorKind
 
 # Twilio error codes that mean "the credentials are the problem".
 AUTH_CODES = frozenset({20003, 20005, 20006, 20008})
@@ -35,56 +42,31 @@ PAGINATION = NextUrlPagination(next_path="next_page_uri")
 
 _DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 
-Handler = Callable[..., Awaitable[Any]]
-
 
 # -- errors ---------------------------------------------------------------------------------
 
 
-def twilio_error(error: ConnectorError) -> ConnectorError:
-    """The standardized error for a Twilio error answer: Twilio's ``code`` as the code, its
-    ``message`` (plus ``detail`` and ``more_info``) in the message, the body kept. Errors
-    that are not Twilio answers (timeouts, a proxy's HTML page) pass through unchanged."""
-    body = error.body
-    if error.status_code is None or not isinstance(body, dict) or "code" not in body:
-        return error
+def twilio_error(ctx: Context, response: httpx.Response) -> ConnectorError:
+    """The connector's error mapper: a Twilio error answer becomes the standardized error
+    with Twilio's ``code`` as the code and its ``message`` (plus ``detail`` and
+    ``more_info``) in the message, the body kept. An answer that is not Twilio's error
+    body (a proxy's HTML page) gets the SDK's generic error."""
+    body = response_body(response)
+    if not isinstance(body, dict) or "code" not in body:
+        return ctx.api_error(response)
     code = body.get("code")
-    text = str(body.get("message") or f"HTTP {error.status_code}")
+    text = str(body.get("message") or f"HTTP {response.status_code}")
     message = f"Twilio error {code}: {text}" if code is not None else f"Twilio error: {text}"
     if body.get("detail"):
         message += f" ({body['detail']})"
     if body.get("more_info"):
         message += f"; see {body['more_info']}"
-    kind = error.kind
+    kind: ErrorKind | None = None  # from the HTTP status
     if code in RATE_LIMIT_CODES:
         kind = "rate_limited"
     elif code in AUTH_CODES:
         kind = "auth_error"
-    return ConnectorError(
-        message,
-        kind,
-        status_code=error.status_code,
-        headers=error.headers,
-        body=body,
-        retry_after=error.retry_after,
-        code=code,
-    )
-
-
-def twilio_errors(handler: Handler) -> Handler:
-    """Wraps a handler so that Twilio's errors leave it as :func:`twilio_error` shapes them."""
-
-    @functools.wraps(handler)
-    async def wrapped(ctx: Context, data: Any) -> Any:
-        try:
-            return await handler(ctx, data)
-        except ConnectorError as exc:
-            mapped = twilio_error(exc)
-            if mapped is exc:
-                raise
-            raise mapped from exc
-
-    return wrapped
+    return ctx.api_error(response, message, code=code, kind=kind)
 
 
 def account_path(ctx: Context, resource: str) -> str:
@@ -228,7 +210,6 @@ class SendSmsInput(BaseModel):
     input=SendSmsInput,
     output=Message,
 )
-@twilio_errors
 async def send_sms(ctx: Context, data: SendSmsInput) -> dict[str, Any]:
     if (data.from_ is None) == (data.messaging_service_sid is None):
         raise ctx.fail(
@@ -267,7 +248,6 @@ class GetMessageInput(BaseModel):
     input=GetMessageInput,
     output=Message,
 )
-@twilio_errors
 async def get_message(ctx: Context, data: GetMessageInput) -> dict[str, Any]:
     path = account_path(ctx, f"Messages/{quote(data.sid, safe='')}.json")
     response = await ctx.request("GET", path)
@@ -340,7 +320,6 @@ class ListMessagesOutput(BaseModel):
     input=ListMessagesInput,
     output=ListMessagesOutput,
 )
-@twilio_errors
 async def list_messages(ctx: Context, data: ListMessagesInput) -> dict[str, Any]:
     page_size = min(data.page_size, data.max_results)
     params: dict[str, Any] = {
@@ -379,7 +358,6 @@ class ListPhoneNumbersInput(BaseModel):
     input=ListPhoneNumbersInput,
     output=DDLOutput,
 )
-@twilio_errors
 async def list_phone_numbers_ddl(ctx: Context, data: ListPhoneNumbersInput) -> dict[str, Any]:
     numbers, _ = await ctx.collect(
         "GET",
@@ -402,15 +380,10 @@ async def list_phone_numbers_ddl(ctx: Context, data: ListPhoneNumbersInput) -> d
     return {"result": result}
 
 
-# -- raw_http_request -----------------------------------------------------------------------
-
-
-def _raw_http_request() -> Operation:
-    """The SDK's shared operation, with Twilio's errors mapped like everywhere else."""
-    shared = shared_raw_http_request()
-    return dataclasses.replace(shared, handler=twilio_errors(shared.handler))
-
-
-raw_http_request = _raw_http_request()
-
-OPERATIONS = [send_sms, get_message, list_messages, list_phone_numbers_ddl, raw_http_request]
+OPERATIONS = [
+    send_sms,
+    get_message,
+    list_messages,
+    list_phone_numbers_ddl,
+    raw_http_request(),  # the SDK's shared operation; twilio_error applies to it too
+]

@@ -275,6 +275,9 @@ async def test_full_dance_stores_an_encrypted_authentication_for_the_user(world:
         "token_type",
         "scope",
         "expires_at",
+        "accessToken",  # Tray's names beside the stored ones
+        "tokenType",
+        "expiresIn",
     }
     assert provider.check(credentials["access_token"]) == "active"
     assert credentials["refresh_token"] in provider.active_refresh_tokens()
@@ -292,7 +295,9 @@ async def test_full_dance_stores_an_encrypted_authentication_for_the_user(world:
     assert row.user_id == user["id"]
     assert credentials["access_token"] not in row.credentials
     assert credentials["refresh_token"] not in row.credentials
-    assert api.platform.keyring.decrypt(row.credentials) == credentials
+    stored = api.platform.keyring.decrypt(row.credentials)
+    assert stored == {k: v for k, v in credentials.items() if k in stored}
+    assert "accessToken" not in stored  # Tray's names are added on the way out only
 
     # Only the owner sees it.
     _, bob = await api.new_user()
@@ -655,5 +660,26 @@ async def test_hand_made_oauth_authentication_without_refresh_token(world: World
     )
     assert (await world.send(alice, auth_id))["outcome"] == "success"
     full = await world.full(alice, auth_id, forceRefresh="true")
-    assert full["credentials"] == {"access_token": FakeSlack.user_token}
+    assert full["credentials"] == {
+        "access_token": FakeSlack.user_token,
+        "accessToken": FakeSlack.user_token,
+        "tokenType": "Bearer",
+    }
     assert world.provider.token_requests == []
+
+
+async def test_full_answers_tray_token_fields_too(api):
+    """Tray's /full shows accessToken, tokenType and expiresIn; the stored snake_case
+    credentials stay beside them."""
+    _, headers = await api.new_user()
+    envs = await api.client.get("/core/v1/services/slack/versions/1/environments", headers=headers)
+    env_id = next(e["id"] for e in envs.json()["elements"] if e["authenticationType"] == "oauth2")
+    expires_at = int(time.time()) + 3600
+    auth_id = await api.create_auth(
+        headers, env_id, {"access_token": "xoxe-1", "refresh_token": "r", "expires_at": expires_at}
+    )
+    r = await api.client.get(f"/core/v1/authentications/{auth_id}/full", headers=headers)
+    credentials = r.json()["credentials"]
+    assert credentials["accessToken"] == "xoxe-1" and credentials["access_token"] == "xoxe-1"
+    assert credentials["tokenType"] == "Bearer"
+    assert 3500 <= credentials["expiresIn"] <= 3600

@@ -50,6 +50,21 @@ def auth_to_api(row: Authentication) -> dict[str, Any]:
     }
 
 
+def with_tray_token_fields(credentials: dict[str, Any]) -> dict[str, Any]:
+    """OAuth credentials as stored, plus the camelCase fields Tray's ``/full`` answers with
+    (``accessToken``, ``tokenType``, ``expiresIn`` seconds from now)."""
+    if not isinstance(credentials, dict) or "access_token" not in credentials:
+        return credentials
+    extra: dict[str, Any] = {
+        "accessToken": credentials["access_token"],
+        "tokenType": credentials.get("token_type") or "Bearer",
+    }
+    expires_at = credentials.get("expires_at")
+    if isinstance(expires_at, int | float):
+        extra["expiresIn"] = max(0, int(expires_at - time.time()))
+    return {**credentials, **extra}
+
+
 def _check(schema: dict[str, Any], value: Any, what: str) -> None:
     errors = SchemaValidator(schema).errors(value)
     if errors:
@@ -136,7 +151,7 @@ class Authentications:
         return {
             **auth_to_api(row),
             "userData": row.user_data or {},
-            "credentials": self.keyring.decrypt(row.credentials),
+            "credentials": with_tray_token_fields(self.keyring.decrypt(row.credentials)),
         }
 
     async def update(self, p: Principal, auth_id: str, body: dict[str, Any]) -> dict[str, Any]:

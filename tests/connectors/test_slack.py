@@ -133,6 +133,7 @@ def test_declaration() -> None:
         "list_channels_ddl",
         "list_workspaces_ddl",
         "lookup_user_by_email",
+        "raw_http_request",
     ]
 
 
@@ -506,3 +507,10 @@ def test_fake_message_log_is_bounded() -> None:
 
 def test_connector_module_exposes_connectors() -> None:
     assert slack_connector.CONNECTORS[0] is SLACK
+
+
+async def test_raw_http_request_reaches_any_web_api_method(call, slack: FakeSlack) -> None:
+    result = await call("raw_http_request", {"method": "GET", "url": "auth.test"})
+    assert result.outcome == "success", result.output
+    assert result.output["response"]["status_code"] == 200
+    assert result.output["response"]["body"]["ok"] is True

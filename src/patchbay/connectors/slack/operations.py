@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ..sdk import ConnectorError, Context, field, lookup, operation
+from ..sdk import ConnectorError, Context, field, lookup, operation, raw_http_request
 from ..sdk.context import kind_for_status
 
 # Slack's error codes that mean "the authentication is the problem".
@@ -451,4 +451,5 @@ OPERATIONS = [
     list_channels_ddl,
     list_workspaces_ddl,
     lookup_user_by_email,
+    raw_http_request(),  # any Web API method, e.g. url "conversations.history"
 ]

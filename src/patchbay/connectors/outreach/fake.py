@@ -26,7 +26,7 @@ import json
 import re
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -220,7 +220,8 @@ class FakeOutreach:
     """The fake's whole state, plus knobs for tests.
 
     Tokens: ``access_token`` (every prospects scope) and ``read_only_token``
-    (``prospects.read`` only); add more with :meth:`add_token`.
+    (``prospects.read`` only); add more with :meth:`add_token`, or let
+    :attr:`token_validator` judge the others (an OAuth provider's tokens).
     """
 
     access_token = "outreach-fake-access-token"
@@ -249,6 +250,10 @@ class FakeOutreach:
         self.hourly_limit = HOURLY_LIMIT
         self.max_page_size = MAX_PAGE_SIZE
         self.content_type_on_reads = True  # Outreach wants the JSON:API type on every request
+        # Tokens not in `tokens` are asked of this callback (e.g. backed by an OAuth
+        # provider fake): it answers the Token they stand for, why they are refused
+        # ("expired", "revoked", ...) or None (unknown); a refusal is 401 `unauthorized`.
+        self.token_validator: Callable[[str], Token | str | None] | None = None
         self._injected: deque[_Injected] = deque()
         self._windows: dict[str, _Window] = {}
         for attributes in _default_prospects() if prospects is None else prospects:
@@ -365,6 +370,14 @@ class FakeOutreach:
             )
         token = authorization[7:].strip()
         info = self.tokens.get(token)
+        if info is None and self.token_validator is not None:
+            found = self.token_validator(token)
+            if isinstance(found, str):
+                raise OutreachError(
+                    401,
+                    [error_item("unauthorized", "Unauthorized", f"The access token is {found}.")],
+                )
+            info = found
         if info is None or info.revoked:
             raise OutreachError(
                 401,

@@ -177,7 +177,9 @@ def connectors_list() -> None:
     from ..connectors.registry import Registry
 
     for c in Registry.discover().all():
-        click.echo(f"{c.name:16} {c.version:6} {c.title}  ({len(c.operations)} operations)")
+        count = len(c.operations)
+        plural = "" if count == 1 else "s"
+        click.echo(f"{c.name:16} {c.version:6} {c.title}  ({count} operation{plural})")
 
 
 @cli.command()

@@ -21,7 +21,9 @@ import pytest
 
 from patchbay.api.app import create_app
 from patchbay.config import Settings
+from patchbay.connectors.sdk.http import HttpClientPool
 from patchbay.services.platform import Platform
+from patchbay.testing.connectors import loopback_clients
 
 PG_URL = os.environ.get("PATCHBAY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("PATCHBAY_REQUIRE_POSTGRES") == "1"
@@ -176,3 +178,10 @@ def make_api():
 async def api(settings) -> AsyncIterator[Api]:
     async with running_api(settings) as running:
         yield running
+
+
+@pytest.fixture
+async def clients() -> AsyncIterator[HttpClientPool]:
+    """Outbound HTTP clients admitting only 127.0.0.1, where connector tests serve their fakes."""
+    async with loopback_clients() as pool:
+        yield pool

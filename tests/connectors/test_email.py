@@ -11,6 +11,7 @@ import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +33,9 @@ from patchbay.connectors.email.fake import FakeSMTP, FakeSMTPServer, create_app,
 from patchbay.connectors.email.operations import MAX_ATTACHMENT_BYTES, parse_addresses
 from patchbay.connectors.sdk import ConnectorError
 from patchbay.connectors.sdk.http import HttpClientPool
-from patchbay.connectors.sdk.outbound import OutboundPolicy
-from patchbay.connectors.sdk.runner import CallResult, InputInvalid, run_operation
+from patchbay.connectors.sdk.runner import CallResult, InputInvalid
+from patchbay.testing import connectors as testing
+from patchbay.testing.connectors import loopback_clients, make_call
 from patchbay.testing.fakeserver import serve_in_thread
 
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 8 + b"\n%%EOF\n"
@@ -202,9 +204,9 @@ def files() -> Iterator[Files]:
 
 @pytest.fixture
 async def clients():
-    pool = HttpClientPool(OutboundPolicy.from_setting("127.0.0.1/32,localhost"))
-    yield pool
-    await pool.aclose()
+    """Admits ``localhost`` too: TLS tests reach the fake by its certificate's name."""
+    async with loopback_clients("127.0.0.1/32,localhost") as pool:
+        yield pool
 
 
 def plain(server: FakeSMTPServer, **extra: Any) -> dict[str, Any]:
@@ -223,23 +225,11 @@ async def send(
     credentials: dict[str, Any] | None = None,
     validate: bool = True,
 ) -> CallResult:
-    return await run_operation(
-        EMAIL,
-        EMAIL.operation("send_email"),
-        data,
-        clients=clients,
-        credentials=credentials or {},
-        user_data=user_data,
-        validate=validate,
-    )
+    call = make_call(EMAIL, clients, credentials={}, user_data=user_data)
+    return await call("send_email", data, credentials=credentials, validate=validate)
 
 
-def assert_output_valid(result: CallResult) -> dict[str, Any]:
-    assert result.outcome == "success", result.output
-    schema = EMAIL.operation("send_email").output_schema
-    jsonschema.Draft4Validator.check_schema(schema)
-    jsonschema.Draft4Validator(schema).validate(result.output)
-    return result.output
+assert_output_valid = partial(testing.assert_output_valid, EMAIL, "send_email")
 
 
 def assert_error(result: CallResult, kind: str, code: int | None = None) -> dict[str, Any]:
@@ -593,8 +583,7 @@ async def test_unresolvable_host(clients) -> None:
 
 
 async def test_blocked_host_when_the_policy_does_not_admit_loopback(smtp, state) -> None:
-    pool = HttpClientPool(OutboundPolicy.from_setting(""))
-    try:
+    async with loopback_clients("") as pool:
         for host in ("127.0.0.1", "localhost", "127.1"):
             result = await send(
                 pool,
@@ -604,8 +593,6 @@ async def test_blocked_host_when_the_policy_does_not_admit_loopback(smtp, state)
             )
             output = assert_error(result, "connector_error")
             assert "refused" in output["message"] and "loopback" in output["message"], host
-    finally:
-        await pool.aclose()
     assert not state.commands  # never connected
 
 
@@ -775,8 +762,7 @@ async def test_attachment_url_429_is_retried(clients, smtp, state, files) -> Non
 
 async def test_attachment_url_goes_through_the_outbound_guard(smtp, state, files) -> None:
     # The SMTP host is admitted by name; the attachment's 127.0.0.1 URL is not.
-    pool = HttpClientPool(OutboundPolicy.from_setting("localhost"))
-    try:
+    async with loopback_clients("localhost") as pool:
         result = await send(
             pool,
             {"host": "localhost", "port": smtp.port, "security": "none"},
@@ -796,8 +782,6 @@ async def test_attachment_url_goes_through_the_outbound_guard(smtp, state, files
             {"from": "a@example.com", "to": ["b@example.com"]},
         )
         assert_output_valid(result)
-    finally:
-        await pool.aclose()
 
 
 async def test_attachment_content_problems(clients, smtp, state) -> None:

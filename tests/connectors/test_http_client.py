@@ -25,8 +25,8 @@ from patchbay.connectors.http_client.connector import (
     CONNECTORS,
 )
 from patchbay.connectors.sdk.http import HttpClientPool
-from patchbay.connectors.sdk.outbound import OutboundPolicy
 from patchbay.connectors.sdk.runner import CallResult, InputInvalid, run_operation
+from patchbay.testing.connectors import loopback_clients
 from patchbay.testing.fakeserver import serve_in_thread
 
 CONNECTOR = CONNECTORS[0]
@@ -133,17 +133,6 @@ def server() -> Iterator[str]:
 def localhost(server: str) -> str:
     """The same server, addressed by the hostname ``localhost``."""
     return server.replace("127.0.0.1", "localhost")
-
-
-async def _pool(setting: str) -> HttpClientPool:
-    return HttpClientPool(OutboundPolicy.from_setting(setting))
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[HttpClientPool]:
-    pool = await _pool("127.0.0.1/32")
-    yield pool
-    await pool.aclose()
 
 
 async def call(
@@ -614,13 +603,10 @@ async def test_redirect_not_followed(clients, server) -> None:
 
 
 async def test_redirect_to_blocked_target_refused(server, localhost) -> None:
-    pool = await _pool("localhost")  # admits the hostname, not 127.0.0.1
-    try:
+    async with loopback_clients("localhost") as pool:  # admits the hostname, not 127.0.0.1
         ok = await call(pool, "get_request", {"url": f"{localhost}/echo"})
         assert ok.outcome == "success", ok.output
         result = await call(pool, "get_request", {"url": f"{localhost}/redirect?to={server}/echo"})
-    finally:
-        await pool.aclose()
     assert result.outcome == "error"
     assert result.output["kind"] == "connector_error"
     assert "refused" in result.output["message"]
@@ -628,13 +614,10 @@ async def test_redirect_to_blocked_target_refused(server, localhost) -> None:
 
 
 async def test_target_blocked_when_policy_admits_nothing(server) -> None:
-    pool = await _pool("")
-    try:
+    async with loopback_clients("") as pool:
         result = await call(
             pool, "post_request", {"url": f"{server}/echo"}, credentials={"token": TOKEN}
         )
-    finally:
-        await pool.aclose()
     assert result.outcome == "error"
     assert result.output["kind"] == "connector_error"
     assert result.output["response"] is None
@@ -644,8 +627,7 @@ async def test_target_blocked_when_policy_admits_nothing(server) -> None:
 
 
 async def test_credentials_stay_on_their_origin_across_redirects(server, localhost) -> None:
-    pool = await _pool("127.0.0.1/32,localhost")
-    try:
+    async with loopback_clients("127.0.0.1/32,localhost") as pool:
         # same origin: the key goes along
         same = received(
             await call(
@@ -675,8 +657,6 @@ async def test_credentials_stay_on_their_origin_across_redirects(server, localho
             assert other["headers"]["host"].startswith("localhost")
             dumped = json.dumps(other["headers"])
             assert API_KEY not in dumped and TOKEN not in dumped
-    finally:
-        await pool.aclose()
 
 
 async def test_cookies_do_not_leak_between_calls(clients, server) -> None:

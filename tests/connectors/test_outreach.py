@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import jsonschema
@@ -10,8 +11,9 @@ import pytest
 from patchbay.connectors.outreach.connector import CONNECTORS, JSONAPI, OUTREACH
 from patchbay.connectors.outreach.fake import FakeOutreach, create_app, error_item
 from patchbay.connectors.sdk.http import HttpClientPool
-from patchbay.connectors.sdk.outbound import OutboundPolicy
-from patchbay.connectors.sdk.runner import CallResult, InputInvalid, run_operation
+from patchbay.connectors.sdk.runner import CallResult, InputInvalid
+from patchbay.testing import connectors as testing
+from patchbay.testing.connectors import make_call
 from patchbay.testing.fakeserver import serve_in_thread
 
 TOKEN = FakeOutreach.access_token
@@ -30,35 +32,16 @@ def outreach_url(outreach: FakeOutreach):
 
 
 @pytest.fixture
-async def clients():
-    pool = HttpClientPool(OutboundPolicy.from_setting("127.0.0.1/32"))
-    yield pool
-    await pool.aclose()
-
-
-@pytest.fixture
 def call(outreach_url: str, clients: HttpClientPool):
+    run = make_call(OUTREACH, clients, user_data={"base_url": outreach_url})
+
     async def call(name: str, data: dict[str, Any], *, token: str = TOKEN) -> CallResult:
-        operation = OUTREACH.operation(name)
-        assert operation is not None, name
-        return await run_operation(
-            OUTREACH,
-            operation,
-            data,
-            clients=clients,
-            credentials={"access_token": token},
-            user_data={"base_url": outreach_url},
-        )
+        return await run(name, data, credentials={"access_token": token})
 
     return call
 
 
-def assert_output_valid(name: str, result: CallResult) -> dict[str, Any]:
-    assert result.outcome == "success", result.output
-    schema = OUTREACH.operation(name).output_schema
-    jsonschema.Draft4Validator.check_schema(schema)
-    jsonschema.Draft4Validator(schema).validate(result.output)
-    return result.output
+assert_output_valid = partial(testing.assert_output_valid, OUTREACH)
 
 
 def assert_error(result: CallResult, kind: str, code: str, status: int) -> dict[str, Any]:

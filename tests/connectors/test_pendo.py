@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import json
+from functools import partial
 from typing import Any
 
 import httpx
@@ -24,8 +25,9 @@ from patchbay.connectors.pendo.fake import (
 from patchbay.connectors.pendo.operations import REGIONS, api_base
 from patchbay.connectors.sdk import Context
 from patchbay.connectors.sdk.http import HttpClientPool
-from patchbay.connectors.sdk.outbound import OutboundPolicy
-from patchbay.connectors.sdk.runner import CallResult, InputInvalid, run_operation
+from patchbay.connectors.sdk.runner import CallResult, InputInvalid
+from patchbay.testing import connectors as testing
+from patchbay.testing.connectors import make_call
 from patchbay.testing.fakeserver import serve_in_thread
 
 KEY = FakePendo.integration_key
@@ -74,43 +76,20 @@ def pendo_url(server, pendo: FakePendo) -> str:
 
 
 @pytest.fixture
-async def clients():
-    pool = HttpClientPool(OutboundPolicy.from_setting("127.0.0.1/32"))
-    yield pool
-    await pool.aclose()
-
-
-@pytest.fixture
 def call(pendo_url: str, clients: HttpClientPool):
+    run = make_call(PENDO, clients, user_data={"base_url": pendo_url})
+
     async def call(
-        name: str,
-        data: dict[str, Any],
-        *,
-        key: str | None = KEY,
-        user_data: dict[str, Any] | None = None,
-        validate: bool = True,
+        name: str, data: dict[str, Any], *, key: str | None = KEY, **kwargs: Any
     ) -> CallResult:
-        operation = PENDO.operation(name)
-        assert operation is not None, name
-        return await run_operation(
-            PENDO,
-            operation,
-            data,
-            clients=clients,
-            credentials={} if key is None else {"integration_key": key},
-            user_data={"base_url": pendo_url} if user_data is None else user_data,
-            validate=validate,
+        return await run(
+            name, data, credentials={} if key is None else {"integration_key": key}, **kwargs
         )
 
     return call
 
 
-def assert_output_valid(name: str, result: CallResult) -> Any:
-    assert result.outcome == "success", result.output
-    schema = PENDO.operation(name).output_schema
-    jsonschema.Draft4Validator.check_schema(schema)
-    jsonschema.Draft4Validator(schema).validate(result.output)
-    return result.output
+assert_output_valid = partial(testing.assert_output_valid, PENDO)
 
 
 def assert_error(result: CallResult, kind: str, status: int | None) -> dict[str, Any]:

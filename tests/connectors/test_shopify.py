@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 import httpx
@@ -16,12 +17,13 @@ from starlette.routing import Route
 from patchbay.connectors.sdk import RateBudget
 from patchbay.connectors.sdk.context import Context
 from patchbay.connectors.sdk.http import HttpClientPool
-from patchbay.connectors.sdk.outbound import OutboundPolicy
 from patchbay.connectors.sdk.runner import CallResult, InputInvalid, run_operation
 from patchbay.connectors.shopify import connector as shopify_connector
 from patchbay.connectors.shopify.connector import CONNECTORS, SHOPIFY, TOKEN_ENVIRONMENT_ID
 from patchbay.connectors.shopify.fake import FakeShopify, create_app
 from patchbay.connectors.shopify.operations import api_base
+from patchbay.testing import connectors as testing
+from patchbay.testing.connectors import make_call
 from patchbay.testing.fakeserver import serve_in_thread
 
 TOKEN = FakeShopify.access_token
@@ -60,43 +62,18 @@ def shopify_url(shopify: FakeShopify, server) -> str:
 
 
 @pytest.fixture
-async def clients():
-    pool = HttpClientPool(OutboundPolicy.from_setting("127.0.0.1/32"))
-    yield pool
-    await pool.aclose()
-
-
-@pytest.fixture
 def call(shopify_url: str, clients: HttpClientPool):
+    run = make_call(SHOPIFY, clients, user_data={"shop": SHOP, "base_url": shopify_url})
+
     async def call(
-        name: str,
-        data: dict[str, Any],
-        *,
-        token: str = TOKEN,
-        user_data: dict[str, Any] | None = None,
+        name: str, data: dict[str, Any], *, token: str = TOKEN, **kwargs: Any
     ) -> CallResult:
-        operation = SHOPIFY.operation(name)
-        assert operation is not None, name
-        return await run_operation(
-            SHOPIFY,
-            operation,
-            data,
-            clients=clients,
-            credentials={"access_token": token},
-            user_data=user_data
-            if user_data is not None
-            else {"shop": SHOP, "base_url": shopify_url},
-        )
+        return await run(name, data, credentials={"access_token": token}, **kwargs)
 
     return call
 
 
-def assert_output_valid(name: str, result: CallResult) -> dict[str, Any]:
-    assert result.outcome == "success", result.output
-    schema = SHOPIFY.operation(name).output_schema
-    jsonschema.Draft4Validator.check_schema(schema)
-    jsonschema.Draft4Validator(schema).validate(result.output)
-    return result.output
+assert_output_valid = partial(testing.assert_output_valid, SHOPIFY)
 
 
 def assert_error(result: CallResult, kind: str, status: int) -> dict[str, Any]:

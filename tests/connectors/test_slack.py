@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from functools import partial
 from typing import Any
 
 import httpx
@@ -10,12 +11,13 @@ import jsonschema
 import pytest
 
 from patchbay.connectors.sdk.http import HttpClientPool
-from patchbay.connectors.sdk.outbound import OutboundPolicy
-from patchbay.connectors.sdk.runner import CallResult, InputInvalid, run_operation
+from patchbay.connectors.sdk.runner import CallResult, InputInvalid
 from patchbay.connectors.slack import connector as slack_connector
 from patchbay.connectors.slack.connector import CONNECTORS, SLACK
 from patchbay.connectors.slack.fake import Channel, FakeSlack, Token, create_app
 from patchbay.connectors.slack.operations import MAX_PAGES, PAGE_LIMIT
+from patchbay.testing import connectors as testing
+from patchbay.testing.connectors import make_call
 from patchbay.testing.fakeserver import serve_in_thread
 
 BOT = FakeSlack.bot_token
@@ -36,38 +38,18 @@ def slack_url(slack: FakeSlack):
 
 
 @pytest.fixture
-async def clients():
-    pool = HttpClientPool(OutboundPolicy.from_setting("127.0.0.1/32"))
-    yield pool
-    await pool.aclose()
-
-
-@pytest.fixture
 def call(slack_url: str, clients: HttpClientPool):
+    run = make_call(SLACK, clients, user_data={"base_url": slack_url})
+
     async def call(
         name: str, data: dict[str, Any], *, token: str = BOT, validate: bool = True
     ) -> CallResult:
-        operation = SLACK.operation(name)
-        assert operation is not None, name
-        return await run_operation(
-            SLACK,
-            operation,
-            data,
-            clients=clients,
-            credentials={"access_token": token},
-            user_data={"base_url": slack_url},
-            validate=validate,
-        )
+        return await run(name, data, credentials={"access_token": token}, validate=validate)
 
     return call
 
 
-def assert_output_valid(name: str, result: CallResult) -> dict[str, Any]:
-    assert result.outcome == "success", result.output
-    schema = SLACK.operation(name).output_schema
-    jsonschema.Draft4Validator.check_schema(schema)
-    jsonschema.Draft4Validator(schema).validate(result.output)
-    return result.output
+assert_output_valid = partial(testing.assert_output_valid, SLACK)
 
 
 def assert_error(result: CallResult, kind: str, code: str, status: int = 200) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import httpx
@@ -12,11 +13,12 @@ import jsonschema
 import pytest
 
 from patchbay.connectors.sdk.http import HttpClientPool
-from patchbay.connectors.sdk.outbound import OutboundPolicy
-from patchbay.connectors.sdk.runner import CallResult, InputInvalid, run_operation
+from patchbay.connectors.sdk.runner import CallResult, InputInvalid
 from patchbay.connectors.twilio import connector as twilio_connector
 from patchbay.connectors.twilio.connector import CONNECTORS, TWILIO, authorize
 from patchbay.connectors.twilio.fake import FakeTwilio, create_app, num_segments, seed_messages
+from patchbay.testing import connectors as testing
+from patchbay.testing.connectors import make_call
 from patchbay.testing.fakeserver import serve_in_thread
 
 ACCOUNT = FakeTwilio.account_sid
@@ -39,42 +41,16 @@ def twilio_url(twilio: FakeTwilio):
 
 
 @pytest.fixture
-async def clients():
-    pool = HttpClientPool(OutboundPolicy.from_setting("127.0.0.1/32"))
-    yield pool
-    await pool.aclose()
-
-
-@pytest.fixture
 def call(twilio: FakeTwilio, twilio_url: str, clients: HttpClientPool):
-    async def call(
-        name: str,
-        data: dict[str, Any],
-        *,
-        credentials: dict[str, Any] | None = None,
-        validate: bool = True,
-    ) -> CallResult:
-        operation = TWILIO.operation(name)
-        assert operation is not None, name
-        return await run_operation(
-            TWILIO,
-            operation,
-            data,
-            clients=clients,
-            credentials=twilio.credentials() if credentials is None else credentials,
-            user_data={"base_url": twilio_url + "/2010-04-01"},
-            validate=validate,
-        )
-
-    return call
+    return make_call(
+        TWILIO,
+        clients,
+        credentials=twilio.credentials(),
+        user_data={"base_url": twilio_url + "/2010-04-01"},
+    )
 
 
-def assert_output_valid(name: str, result: CallResult) -> dict[str, Any]:
-    assert result.outcome == "success", result.output
-    schema = TWILIO.operation(name).output_schema
-    jsonschema.Draft4Validator.check_schema(schema)
-    jsonschema.Draft4Validator(schema).validate(result.output)
-    return result.output
+assert_output_valid = partial(testing.assert_output_valid, TWILIO)
 
 
 def assert_twilio_error(result: CallResult, kind: str, code: int, status: int) -> dict[str, Any]:

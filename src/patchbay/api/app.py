@@ -12,7 +12,7 @@ from ..services.platform import Platform
 from . import errors
 from .call_endpoint import CallConnectorFastPath
 from .limits import BodyLimit, RateLimit
-from .routes import authentications, connectors, oauth, services, usage, users
+from .routes import authentications, connectors, oauth, services, triggers, usage, users
 
 
 def create_app(settings: Settings | None = None, platform: Platform | None = None) -> FastAPI:
@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.state.platform = platform
     app.state.first_master_token = None
     errors.install(app)
-    for module in (connectors, services, authentications, users, usage, oauth):
+    for module in (connectors, triggers, services, authentications, users, usage, oauth):
         app.include_router(module.router)
 
     @app.get("/health", tags=["meta"], summary="Liveness")

@@ -1,5 +1,7 @@
 """The connector catalogue: built-in connector folders plus the ``patchbay.connectors``
-entry-point group, several versions of one connector side by side."""
+entry-point group, several versions of one connector side by side. Triggers likewise: a
+folder's ``connector`` module may expose ``TRIGGERS`` beside ``CONNECTORS``, and the
+``patchbay.triggers`` entry-point group adds more."""
 
 from __future__ import annotations
 
@@ -8,12 +10,14 @@ import logging
 import pkgutil
 from collections.abc import Iterable
 from importlib.metadata import entry_points
+from types import ModuleType
 
-from .sdk import AuthEnvironment, Connector
+from .sdk import AuthEnvironment, Connector, Trigger
 
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "patchbay.connectors"
+TRIGGER_ENTRY_POINT_GROUP = "patchbay.triggers"
 
 
 def _version_key(version: str) -> tuple[int, int]:
@@ -22,10 +26,15 @@ def _version_key(version: str) -> tuple[int, int]:
 
 
 class Registry:
-    def __init__(self, connectors: Iterable[Connector] = ()) -> None:
+    def __init__(
+        self, connectors: Iterable[Connector] = (), triggers: Iterable[Trigger] = ()
+    ) -> None:
         self._by_key: dict[tuple[str, str], Connector] = {}
+        self._triggers: dict[tuple[str, str], Trigger] = {}
         for connector in connectors:
             self.add(connector)
+        for trigger in triggers:
+            self.add_trigger(trigger)
 
     def add(self, connector: Connector) -> None:
         key = (connector.name, connector.version)
@@ -62,18 +71,38 @@ class Registry:
                 return connector, env
         return None
 
+    # -- triggers -------------------------------------------------------------------------
+    def add_trigger(self, trigger: Trigger) -> None:
+        key = (trigger.name, trigger.version)
+        if key in self._triggers:
+            raise ValueError(f"trigger {trigger.name} {trigger.version} is declared twice")
+        self._triggers[key] = trigger
+
+    def trigger(self, name: str, version: str) -> Trigger | None:
+        return self._triggers.get((name, version))
+
+    def latest_trigger(self, name: str) -> Trigger | None:
+        versions = [t for (n, _), t in self._triggers.items() if n == name]
+        return max(versions, key=lambda t: _version_key(t.version), default=None)
+
+    def triggers(self) -> list[Trigger]:
+        return sorted(self._triggers.values(), key=lambda t: (t.name, _version_key(t.version)))
+
     @classmethod
     def discover(cls) -> Registry:
         """Every built-in connector folder, then every installed entry point."""
-        registry = cls(builtin_connectors())
+        registry = cls(builtin_connectors(), builtin_triggers())
         for connector in entry_point_connectors():
             registry.add(connector)
+        for trigger in entry_point_triggers():
+            registry.add_trigger(trigger)
         return registry
 
 
-def builtin_connectors() -> list[Connector]:
+def _declaration_modules() -> list[ModuleType]:
+    """The ``connector`` module of every built-in folder that has one."""
     package = importlib.import_module(__package__)
-    found: list[Connector] = []
+    modules: list[ModuleType] = []
     for info in pkgutil.iter_modules(package.__path__):
         if not info.ispkg or info.name == "sdk":
             continue
@@ -83,19 +112,45 @@ def builtin_connectors() -> list[Connector]:
             if exc.name == f"{__package__}.{info.name}.connector":
                 continue  # a folder without a declaration (yet)
             raise
+        modules.append(module)
+    return modules
+
+
+def builtin_connectors() -> list[Connector]:
+    found: list[Connector] = []
+    for module in _declaration_modules():
         found.extend(getattr(module, "CONNECTORS", []))
     return found
 
 
-def entry_point_connectors() -> list[Connector]:
-    found: list[Connector] = []
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+def builtin_triggers() -> list[Trigger]:
+    found: list[Trigger] = []
+    for module in _declaration_modules():
+        found.extend(getattr(module, "TRIGGERS", []))
+    return found
+
+
+def _from_entry_points(group: str, kind: type) -> list:
+    found = []
+    for ep in entry_points(group=group):
         loaded = ep.load()
-        items = loaded() if callable(loaded) and not isinstance(loaded, Connector) else loaded
-        if isinstance(items, Connector):
+        items = loaded() if callable(loaded) and not isinstance(loaded, kind) else loaded
+        if isinstance(items, kind):
             items = [items]
         for item in items:
-            if not isinstance(item, Connector):
-                raise TypeError(f"entry point {ep.name} gave {type(item).__name__}, not Connector")
+            if not isinstance(item, kind):
+                raise TypeError(
+                    f"entry point {ep.name} gave {type(item).__name__}, not {kind.__name__}"
+                )
             found.append(item)
     return found
+
+
+def entry_point_connectors() -> list[Connector]:
+    return _from_entry_points(ENTRY_POINT_GROUP, Connector)
+
+
+def entry_point_triggers() -> list[Trigger]:
+    """The ``patchbay.triggers`` group: an entry point names a ``Trigger``, a list of them,
+    or a callable returning either."""
+    return _from_entry_points(TRIGGER_ENTRY_POINT_GROUP, Trigger)

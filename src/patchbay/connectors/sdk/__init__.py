@@ -8,21 +8,39 @@ from .pagination import CursorPagination, LinkHeaderPagination, NextUrlPaginatio
 from .raw_http import raw_http_request
 from .retry import RateBudget, RetryPolicy
 from .schema import field, lookup
+from .trigger import (
+    DEFAULT_REPLY,
+    Event,
+    IncomingRequest,
+    NoTrigger,
+    Reply,
+    Trigger,
+    TriggerOperation,
+    TriggerRejected,
+)
 
 __all__ = [
+    "DEFAULT_REPLY",
     "AuthEnvironment",
     "Connector",
     "ConnectorError",
     "Context",
     "CursorPagination",
+    "Event",
+    "IncomingRequest",
     "LinkHeaderPagination",
     "NextUrlPagination",
+    "NoTrigger",
     "OAuth2Endpoints",
     "Operation",
     "RateBudget",
+    "Reply",
     "RetryPolicy",
     "Scope",
     "Service",
+    "Trigger",
+    "TriggerOperation",
+    "TriggerRejected",
     "field",
     "lookup",
     "operation",

@@ -1,0 +1,360 @@
+"""A trigger declaration: one service, one version, and its trigger operations, each data
+(settings and event schemas) plus small hooks.
+
+The hook contract, which intake, subscriptions and delivery build on:
+
+* ``on_subscribe(ctx, settings) -> dict`` registers whatever the service needs (a webhook)
+  and returns the *state* to keep with the subscription (JSON-serialisable: ids, secrets
+  the service handed out). Optional: without it the state is ``{}``.
+* ``on_unsubscribe(ctx, settings, state)`` undoes it. Optional.
+* ``on_request(request, settings, state) -> list[Event] | NoTrigger`` verifies one raw HTTP
+  request (:class:`IncomingRequest`) and turns it into zero or more events, returns a
+  :class:`NoTrigger` when the request is fine but is not an event for this subscription
+  (filtered out, a ping), or raises :class:`TriggerRejected` (4xx) for a bad signature or a
+  malformed body. It must be fast and deterministic over (request, settings, state) and do
+  no I/O, so that intake can run it before acknowledging (nothing is stored for a rejected
+  request) and again later from the stored raw request. It may be sync or async.
+* ``reply(request, settings, state, result) -> Reply`` is the HTTP answer the service
+  expects (a challenge echo, a TwiML body). Optional: :data:`DEFAULT_REPLY` otherwise.
+* ``dedupe_key(event) -> str | None`` names duplicates (a ``messageId``, a service event
+  id). Optional: :attr:`Event.id` otherwise.
+* Polling triggers declare ``poll_interval`` (seconds) and ``poll(ctx, settings, cursor) ->
+  (events, cursor)``; the cursor (JSON-serialisable, ``None`` at first) is kept durably by
+  the caller between polls, and a polling operation needs a dedupe key.
+
+``settings`` is the subscription's ``input``, already validated against the published input
+schema and parsed into the operation's input model (a dict when the input is a raw schema).
+
+For ``ctx``, a :class:`Trigger` carries the same HTTP attributes as a :class:`Connector`
+(``base_url``, ``authorize``, ``error_mapper``, ``retry``, ``rate_budget``, ``title``,
+``service``) and a :class:`TriggerOperation` a ``timeout``, so a
+:class:`~patchbay.connectors.sdk.context.Context` can be built with ``connector=trigger,
+operation=trigger_operation``.
+"""
+
+from __future__ import annotations
+
+import base64
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+import orjson
+from pydantic import BaseModel
+
+from .connector import AuthEnvironment, Authorizer, ErrorMapper, Service
+from .operation import DEFAULT_TIMEOUT
+from .retry import RateBudget, RetryPolicy
+from .schema import SchemaValidator, input_schema, output_schema
+
+if TYPE_CHECKING:
+    from .context import Context
+
+__all__ = [
+    "DEFAULT_REPLY",
+    "Event",
+    "IncomingRequest",
+    "NoTrigger",
+    "Reply",
+    "Trigger",
+    "TriggerOperation",
+    "TriggerRejected",
+]
+
+
+# ---------------------------------------------------------------------------------------
+# What a hook sees and returns
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IncomingRequest:
+    """One raw HTTP request as it reached the intake URL. Header names are kept as sent;
+    :meth:`header` looks one up without case. :meth:`to_record` / :meth:`from_record` give a
+    JSON-serialisable form to commit before acknowledging."""
+
+    method: str
+    path: str
+    query: tuple[tuple[str, str], ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @classmethod
+    def build(
+        cls,
+        method: str = "POST",
+        path: str = "/",
+        *,
+        query: str | Mapping[str, str] | list[tuple[str, str]] | None = None,
+        headers: Mapping[str, str] | list[tuple[str, str]] | None = None,
+        body: bytes | str = b"",
+        received_at: datetime | None = None,
+    ) -> IncomingRequest:
+        """A request from friendlier arguments (a query string or mapping, a header dict)."""
+        if isinstance(query, str):
+            pairs = tuple(parse_qsl(query, keep_blank_values=True))
+        elif isinstance(query, Mapping):
+            pairs = tuple((str(k), str(v)) for k, v in query.items())
+        else:
+            pairs = tuple(query or ())
+        header_pairs = headers.items() if isinstance(headers, Mapping) else headers or ()
+        return cls(
+            method=method.upper(),
+            path=path,
+            query=pairs,
+            headers=tuple((str(k), str(v)) for k, v in header_pairs),
+            body=body.encode() if isinstance(body, str) else bytes(body),
+            received_at=received_at or datetime.now(UTC),
+        )
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        """The first header called ``name`` (any case)."""
+        wanted = name.lower()
+        for key, value in self.headers:
+            if key.lower() == wanted:
+                return value
+        return default
+
+    def query_param(self, name: str, default: str | None = None) -> str | None:
+        return next((v for k, v in self.query if k == name), default)
+
+    def json(self) -> Any:
+        """The body as JSON; :class:`TriggerRejected` (400) when it is not."""
+        if not self.body.strip():
+            raise TriggerRejected(400, "The request body is empty; JSON was expected")
+        try:
+            return orjson.loads(self.body)
+        except orjson.JSONDecodeError as exc:
+            raise TriggerRejected(400, f"The request body is not valid JSON: {exc}") from exc
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "path": self.path,
+            "query": [list(p) for p in self.query],
+            "headers": [list(h) for h in self.headers],
+            "body": base64.b64encode(self.body).decode("ascii"),
+            "received_at": self.received_at.isoformat(),
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> IncomingRequest:
+        return cls(
+            method=record["method"],
+            path=record["path"],
+            query=tuple((k, v) for k, v in record.get("query", ())),
+            headers=tuple((k, v) for k, v in record.get("headers", ())),
+            body=base64.b64decode(record.get("body", "")),
+            received_at=datetime.fromisoformat(record["received_at"]),
+        )
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event for subscribers: ``data`` is shaped by the operation's output schema;
+    ``id`` is the service's own event id when it has one (the default dedupe key)."""
+
+    data: dict[str, Any]
+    id: str | None = None
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class NoTrigger:
+    """The request is acceptable but is no event for this subscription (filtered out, a
+    ping): acknowledged, nothing delivered. ``reason`` is for logs."""
+
+    reason: str = ""
+
+
+class TriggerRejected(Exception):
+    """The request is refused: answered ``status`` (4xx) with ``message``, nothing stored."""
+
+    def __init__(self, status: int, message: str, code: str | None = None) -> None:
+        if not 400 <= status < 500:
+            raise ValueError(f"a rejected request is answered 4xx, not {status}")
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code or {400: "invalid_request", 401: "invalid_signature"}.get(
+            status, "rejected"
+        )
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The HTTP answer to the sender."""
+
+    status: int = 200
+    headers: tuple[tuple[str, str], ...] = (("Content-Type", "application/json"),)
+    body: bytes = b'{"ok":true}'
+
+
+DEFAULT_REPLY = Reply()
+
+Received = list[Event] | NoTrigger
+OnSubscribe = Callable[["Context", Any], Awaitable[dict[str, Any]] | dict[str, Any]]
+OnUnsubscribe = Callable[["Context", Any, dict[str, Any]], Awaitable[None] | None]
+OnRequest = Callable[[IncomingRequest, Any, dict[str, Any]], Awaitable[Received] | Received]
+ReplyHook = Callable[[IncomingRequest, Any, dict[str, Any], Received], Reply]
+DedupeKey = Callable[[Event], str | None]
+Poll = Callable[["Context", Any, Any], Awaitable[tuple[list[Event], Any]]]
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+# ---------------------------------------------------------------------------------------
+# Declarations
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class TriggerOperation:
+    name: str
+    title: str
+    description: str = ""
+    input: type[BaseModel] | dict[str, Any] | None = None  # the subscription's settings
+    output: type[BaseModel] | dict[str, Any] | None = None  # each event's shape
+    on_request: OnRequest | None = None
+    on_subscribe: OnSubscribe | None = None
+    on_unsubscribe: OnUnsubscribe | None = None
+    reply: ReplyHook | None = None
+    dedupe_key: DedupeKey | None = None
+    poll_interval: float | None = None  # seconds
+    poll: Poll | None = None
+    auth_scopes: list[str] = field(default_factory=list)
+    timeout: float = DEFAULT_TIMEOUT  # for requests made through ctx in the hooks
+    input_schema: dict[str, Any] = field(init=False)
+    output_schema: dict[str, Any] = field(init=False)
+    _validator: SchemaValidator | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.input_schema = input_schema(self.input)
+        self.output_schema = output_schema(self.output)
+        if self.on_request is None and self.poll is None:
+            raise ValueError(f"trigger operation {self.name} needs on_request or poll")
+        if self.poll is not None:
+            if not self.poll_interval or self.poll_interval <= 0:
+                raise ValueError(f"polling trigger operation {self.name} needs a poll_interval")
+            if self.dedupe_key is None:
+                raise ValueError(f"polling trigger operation {self.name} needs a dedupe_key")
+
+    # -- what listings and subscriptions need -------------------------------------------
+    @property
+    def has_dynamic_output(self) -> bool:
+        return False
+
+    @property
+    def is_polling(self) -> bool:
+        return self.poll is not None
+
+    @property
+    def input_model(self) -> type[BaseModel] | None:
+        spec = self.input
+        return spec if isinstance(spec, type) and issubclass(spec, BaseModel) else None
+
+    @property
+    def validator(self) -> SchemaValidator:
+        """Validates a subscription's ``input`` against the published schema."""
+        if self._validator is None:
+            self._validator = SchemaValidator(self.input_schema)
+        return self._validator
+
+    def parse_settings(self, data: dict[str, Any]) -> Any:
+        """Already schema-validated input as the hooks receive it."""
+        model = self.input_model
+        return data if model is None else model.model_validate(data)
+
+    # -- calling the hooks ----------------------------------------------------------------
+    async def subscribe(self, ctx: Context, settings: Any) -> dict[str, Any]:
+        if self.on_subscribe is None:
+            return {}
+        state = await _maybe_await(self.on_subscribe(ctx, settings))
+        return dict(state or {})
+
+    async def unsubscribe(self, ctx: Context, settings: Any, state: dict[str, Any]) -> None:
+        if self.on_unsubscribe is not None:
+            await _maybe_await(self.on_unsubscribe(ctx, settings, state))
+
+    async def receive(
+        self, request: IncomingRequest, settings: Any, state: dict[str, Any] | None = None
+    ) -> list[Event] | NoTrigger:
+        """Run ``on_request``: the events, or a :class:`NoTrigger`; raises
+        :class:`TriggerRejected` for a request to refuse."""
+        if self.on_request is None:
+            raise TriggerRejected(404, f"{self.title} is a polling trigger; it takes no requests")
+        result = await _maybe_await(self.on_request(request, settings, state or {}))
+        if isinstance(result, NoTrigger):
+            return result
+        events = list(result)
+        for event in events:
+            if not isinstance(event, Event):
+                raise TypeError(f"{self.name}.on_request gave {type(event).__name__}, not Event")
+        return events
+
+    def answer(
+        self,
+        request: IncomingRequest,
+        settings: Any,
+        state: dict[str, Any] | None,
+        result: list[Event] | NoTrigger,
+    ) -> Reply:
+        if self.reply is None:
+            return DEFAULT_REPLY
+        return self.reply(request, settings, state or {}, result)
+
+    def key_for(self, event: Event) -> str | None:
+        """The dedupe key of an event: the declared hook's, else the event's id."""
+        if self.dedupe_key is not None:
+            return self.dedupe_key(event)
+        return event.id
+
+
+@dataclass
+class Trigger:
+    name: str  # Tray's spelling: "<service>-trigger"
+    title: str
+    version: str  # "major.minor"
+    service: Service
+    operations: list[TriggerOperation]
+    description: str = ""
+    environments: list[AuthEnvironment] = field(default_factory=list)
+    # The HTTP side of a Context built for the hooks (as on a Connector).
+    base_url: str | None = None
+    authorize: Authorizer | None = None
+    requires_auth: bool | None = None
+    error_mapper: ErrorMapper | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    rate_budget: RateBudget | None = None
+
+    def __post_init__(self) -> None:
+        major, _, minor = self.version.partition(".")
+        if not (major.isdigit() and minor.isdigit()):
+            raise ValueError(f"trigger version must be 'major.minor', got {self.version!r}")
+        names = [op.name for op in self.operations]
+        if len(names) != len(set(names)):
+            raise ValueError(f"trigger {self.name} declares an operation twice")
+        self._by_name = {op.name: op for op in self.operations}
+        if self.requires_auth is None:
+            self.requires_auth = bool(self.environments)
+
+    def operation(self, name: str) -> TriggerOperation | None:
+        return self._by_name.get(name)
+
+    def environment(self, environment_id: str) -> AuthEnvironment | None:
+        return next((e for e in self.environments if e.id == environment_id), None)
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "title": self.title,
+            "description": self.description,
+            "service": self.service.to_api(),
+        }

@@ -1,0 +1,1 @@
+"""Segment: the trigger behind Segment's Tray destination."""

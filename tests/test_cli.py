@@ -182,7 +182,7 @@ def test_rotate_key_reencrypts_credentials(run, data_dir, database_url):
 
     result = run("admin", "rotate-key")
     assert result.exit_code == 0, result.output
-    assert "Re-encrypted 1 authentication(s)." in result.output
+    assert "Re-encrypted 1 stored secret(s)." in result.output
     assert "The key file now holds only the new key." in result.output
     new_keys = key_file.read_text().split()
     assert len(new_keys) == 1 and new_keys != old_keys
@@ -198,7 +198,7 @@ def test_rotate_key_reencrypts_credentials(run, data_dir, database_url):
 
     again = run("admin", "rotate-key")
     assert again.exit_code == 0, again.output
-    assert "Re-encrypted 1 authentication(s)." in again.output
+    assert "Re-encrypted 1 stored secret(s)." in again.output
     assert with_api(data_dir, database_url, full).json()["credentials"] == {"token": secret}
 
 

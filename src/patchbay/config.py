@@ -31,6 +31,17 @@ class Settings(BaseSettings):
     auth_cache_seconds: float = 2.0
     idempotency_ttl_seconds: int = 24 * 3600
     log_level: str = "info"
+    # Triggers: intake, delivery to subscribers, and the background workers.
+    intake_max_body_bytes: int = 1_048_576
+    delivery_timeout_seconds: float = 15.0
+    delivery_retry_hours: float = 24.0
+    delivery_backoff_seconds: float = 2.0
+    delivery_backoff_max_seconds: float = 3600.0
+    signing_key_overlap_seconds: int = 24 * 3600
+    background_workers: bool = True
+    worker_poll_seconds: float = 0.5
+    worker_lease_seconds: float = 30.0
+    worker_concurrency: int = 32
     # OAuth 2 clients, keyed by service environment id or service name:
     # {"slack": {"client_id", "client_secret", "authorize_url"?, "token_url"?}}
     oauth_clients: dict[str, dict[str, Any]] = Field(default_factory=dict)

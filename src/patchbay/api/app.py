@@ -11,8 +11,18 @@ from ..config import Settings
 from ..services.platform import Platform
 from . import errors
 from .call_endpoint import CallConnectorFastPath
+from .intake_endpoint import IntakeEndpoint
 from .limits import BodyLimit, RateLimit
-from .routes import authentications, connectors, oauth, services, triggers, usage, users
+from .routes import (
+    authentications,
+    connectors,
+    oauth,
+    services,
+    subscriptions,
+    triggers,
+    usage,
+    users,
+)
 
 
 def create_app(settings: Settings | None = None, platform: Platform | None = None) -> FastAPI:
@@ -38,13 +48,22 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         title="Patchbay",
         version=__version__,
         description="Tray-compatible Connectivity API: connectors, operations, "
-        "authentications, end users and usage.",
+        "authentications, end users, triggers and subscriptions, and usage.",
         lifespan=lifespan,
     )
     app.state.platform = platform
     app.state.first_master_token = None
     errors.install(app)
-    for module in (connectors, triggers, services, authentications, users, usage, oauth):
+    for module in (
+        connectors,
+        triggers,
+        subscriptions,
+        services,
+        authentications,
+        users,
+        usage,
+        oauth,
+    ):
         app.include_router(module.router)
 
     @app.get("/health", tags=["meta"], summary="Liveness")
@@ -60,4 +79,6 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.add_middleware(
         CallConnectorFastPath, platform=platform, max_body_bytes=settings.max_body_bytes
     )
+    # Outermost: the public intake URLs (no bearer token, their own body limit).
+    app.add_middleware(IntakeEndpoint, platform=platform)
     return app

@@ -156,7 +156,7 @@ def rotate_key(ctx: click.Context) -> None:
     from ..services.keys import rotate
 
     report = _with_platform(_settings(ctx), lambda pf: rotate(pf.db, pf.keyring))
-    click.echo(f"Re-encrypted {report.rotated} authentication(s).")
+    click.echo(f"Re-encrypted {report.rotated} stored secret(s).")
     if report.key_file_updated:
         click.echo("The key file now holds only the new key.")
     else:

@@ -1,4 +1,4 @@
-"""Encryption-key rotation: re-encrypt every stored credential under the newest key."""
+"""Encryption-key rotation: re-encrypt every stored secret under the newest key."""
 
 from __future__ import annotations
 
@@ -10,10 +10,16 @@ from sqlalchemy import select
 
 from ..crypto import KeyRing, read_key_file, write_key_file
 from ..storage.db import Database
-from ..storage.models import Authentication
+from ..storage.models import Authentication, Subscription
 
 BATCH = 200
 ROTATION_GRACE_SECONDS = 0.5
+
+# Every column holding Fernet ciphertext, by model.
+ENCRYPTED = (
+    (Authentication, ("credentials",)),
+    (Subscription, ("input", "trigger_state", "signing_keys")),
+)
 
 
 @dataclass
@@ -23,27 +29,29 @@ class RotationReport:
 
 
 async def reencrypt_all(db: Database, keyring: KeyRing) -> int:
-    """Re-encrypt, batch by batch, every credential not yet under the newest key."""
+    """Re-encrypt, batch by batch, every secret not yet under the newest key; returns how
+    many values were rewritten."""
     rotated = 0
-    last_seq = 0
-    while True:
-        async with db.session() as s:
-            rows = (
-                await s.scalars(
-                    select(Authentication)
-                    .where(Authentication.seq > last_seq)
-                    .order_by(Authentication.seq)
-                    .limit(BATCH)
-                )
-            ).all()
-            if not rows:
-                return rotated
-            for row in rows:
-                if not keyring.is_current(row.credentials):
-                    row.credentials = keyring.rotate(row.credentials)
-                    rotated += 1
-            last_seq = rows[-1].seq
-            await s.commit()
+    for model, columns in ENCRYPTED:
+        last_seq = 0
+        while True:
+            async with db.session() as s:
+                rows = (
+                    await s.scalars(
+                        select(model).where(model.seq > last_seq).order_by(model.seq).limit(BATCH)
+                    )
+                ).all()
+                if not rows:
+                    break
+                for row in rows:
+                    for column in columns:
+                        value = getattr(row, column)
+                        if value and not keyring.is_current(value):
+                            setattr(row, column, keyring.rotate(value))
+                            rotated += 1
+                last_seq = rows[-1].seq
+                await s.commit()
+    return rotated
 
 
 async def rotate(db: Database, keyring: KeyRing) -> RotationReport:

@@ -13,9 +13,13 @@ from ..storage.db import Database
 from .authentications import Authentications
 from .calls import Calls
 from .catalog import Catalog
+from .delivery import Deliverer
+from .dispatch import Dispatcher
 from .idempotency import Idempotency
 from .identity import Identity
+from .intake import Intake
 from .oauth import OAuth
+from .subscriptions import Subscriptions
 from .usage import UsageRecorder
 from .users import Users
 
@@ -51,6 +55,25 @@ class Platform:
             max_in_flight=settings.max_calls_in_flight,
             oauth=self.oauth,
         )
+        self.subscriptions = Subscriptions(
+            settings,
+            self.db,
+            self.keyring,
+            self.catalog,
+            self.authentications,
+            self.oauth,
+            self.clients,
+        )
+        self.intake = Intake(self.db, self.subscriptions, cache_seconds=settings.auth_cache_seconds)
+        self.dispatcher = Dispatcher(
+            settings,
+            self.db,
+            self.subscriptions,
+            Deliverer(self.clients, timeout=settings.delivery_timeout_seconds),
+        )
+        self.subscriptions.on_change = lambda row: self.intake.forget(row.intake_id)
+        self.subscriptions.wake = self.dispatcher.wake
+        self.intake.on_stored = self.dispatcher.wake
         self.default_org_id: str | None = None
 
     async def start(self) -> str | None:
@@ -60,12 +83,17 @@ class Platform:
         await self.db.migrate()
         self.default_org_id = await self.identity.ensure_org()
         self.usage.start()
+        self.intake.start()
+        if self.settings.background_workers:
+            self.dispatcher.start()
         if await self.identity.count_master_tokens() == 0:
             issued = await self.identity.create_master_token(self.default_org_id, "initial")
             return issued.token
         return None
 
     async def stop(self) -> None:
+        await self.dispatcher.stop()
+        await self.intake.stop()
         await self.usage.stop()
         await self.clients.aclose()
         await self.db.dispose()

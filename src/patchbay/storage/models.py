@@ -11,9 +11,11 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -175,3 +177,115 @@ class OAuthState(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
     used_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class Subscription(Base):
+    """A trigger subscription: events of one trigger operation, for one owner (an end user
+    or the organisation), delivered to ``endpoint``. ``input``, ``trigger_state`` (what the
+    trigger's on_subscribe kept: webhook ids, secrets) and ``signing_keys`` are Fernet
+    ciphertext. ``intake_id`` is the unguessable part of its public intake URL. A worker
+    holds ``lease_*`` while it processes and delivers the subscription's events, so that
+    one subscription is served by one worker at a time (in order)."""
+
+    __tablename__ = "subscriptions"
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=True
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    external_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    trigger_name: Mapped[str] = mapped_column(String(100))
+    trigger_version: Mapped[str] = mapped_column(String(20))
+    operation: Mapped[str] = mapped_column(String(200))
+    input: Mapped[str] = mapped_column(Text)
+    endpoint: Mapped[str] = mapped_column(Text)
+    authentication_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    state: Mapped[str] = mapped_column(String(20), default="creating")
+    error_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    trigger_state: Mapped[str | None] = mapped_column(Text, nullable=True)
+    signing_keys: Mapped[str] = mapped_column(Text)
+    intake_id: Mapped[str] = mapped_column(String(64), unique=True)
+    poll_cursor: Mapped[str | None] = mapped_column(Text, nullable=True)
+    next_poll_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
+    # When the head of its event queue is next due (null: nothing to deliver).
+    deliver_after: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class IntakeRequest(Base):
+    """One request a sender made to a subscription's intake URL, committed before it was
+    acknowledged. ``dedupe_key`` (the service's message or event id) makes a redelivery a
+    no-op. Processing turns it into events and sets ``status`` to processed."""
+
+    __tablename__ = "intake_requests"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "dedupe_key"),
+        Index("ix_intake_requests_pending", "status", "subscription_id", "seq"),
+    )
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True, default=new_id)
+    subscription_id: Mapped[str] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    method: Mapped[str] = mapped_column(String(10))
+    url: Mapped[str] = mapped_column(Text)
+    path: Mapped[str] = mapped_column(Text)
+    query: Mapped[str] = mapped_column(Text, default="")
+    headers: Mapped[list] = mapped_column(JSON)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    dedupe_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    processed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class TriggerEvent(Base):
+    """One event for a subscription's endpoint; ``seq`` is the delivery order and ``body``
+    the exact bytes POSTed (and signed) on every attempt. ``status``: pending, delivered,
+    dead (retries exhausted or refused: the dead-letter list) or cancelled (subscription
+    deleted)."""
+
+    __tablename__ = "trigger_events"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "dedupe_key"),
+        Index("ix_trigger_events_queue", "subscription_id", "status", "seq"),
+        Index("ix_trigger_events_due", "status", "next_attempt_at"),
+    )
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(String(36))
+    subscription_id: Mapped[str] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    request_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deadline_at: Mapped[datetime] = mapped_column()
+    delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class DeliveryAttempt(Base):
+    """One POST of an event to its subscription's endpoint: the delivery log."""
+
+    __tablename__ = "delivery_attempts"
+    __table_args__ = (Index("ix_delivery_attempts_subscription", "subscription_id", "seq"),)
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True, default=new_id)
+    event_id: Mapped[str] = mapped_column(String(36), index=True)
+    subscription_id: Mapped[str] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    outcome: Mapped[str] = mapped_column(String(16))  # delivered | retry | dead
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -124,6 +124,7 @@ class Context:
         base_url: str | None,
         auth_id: str | None = None,
         refresh: Refresher | None = None,
+        intake_url: str | None = None,
     ) -> None:
         self.connector = connector
         self.operation = operation
@@ -132,6 +133,9 @@ class Context:
         self.clients = clients
         self.base_url = base_url
         self.auth_id = auth_id
+        # For a trigger's hooks: the public URL where the subscription receives requests
+        # (what on_subscribe registers with the service).
+        self.intake_url = intake_url
         self._http: httpx.AsyncClient | None = None
         self._refresh = refresh
 

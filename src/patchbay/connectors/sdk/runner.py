@@ -17,6 +17,7 @@ from .errors import ConnectorError
 from .http import HttpClientPool
 from .operation import Operation
 from .schema import validation_message
+from .trigger import Trigger, TriggerOperation
 
 
 class InputInvalid(Exception):
@@ -102,3 +103,29 @@ async def run_operation(
         )
         return CallResult("error", err.to_output())
     return CallResult("success", output, schema)
+
+
+def hook_context(
+    trigger: Trigger,
+    operation: TriggerOperation,
+    *,
+    clients: HttpClientPool,
+    credentials: dict[str, Any] | None = None,
+    user_data: dict[str, Any] | None = None,
+    auth_id: str | None = None,
+    refresh: Refresher | None = None,
+    intake_url: str | None = None,
+) -> Context:
+    """The context a trigger's hooks (subscribe, unsubscribe, poll) run with."""
+    user_data = user_data or {}
+    return Context(
+        connector=trigger,  # type: ignore[arg-type]  # the same HTTP attributes
+        operation=operation,  # type: ignore[arg-type]
+        credentials=credentials or {},
+        user_data=user_data,
+        clients=clients,
+        base_url=base_url_for(trigger, user_data),  # type: ignore[arg-type]
+        auth_id=auth_id,
+        refresh=refresh,
+        intake_url=intake_url,
+    )

@@ -20,7 +20,9 @@ The hook contract, which intake, subscriptions and delivery build on:
   id). Optional: :attr:`Event.id` otherwise.
 * Polling triggers declare ``poll_interval`` (seconds) and ``poll(ctx, settings, cursor) ->
   (events, cursor)``; the cursor (JSON-serialisable, ``None`` at first) is kept durably by
-  the caller between polls, and a polling operation needs a dedupe key.
+  the caller between polls, and a polling operation needs a dedupe key. Instead of a fixed
+  interval, ``next_poll(settings, cursor, now) -> datetime`` may say when to poll next (a
+  cron schedule does).
 
 ``settings`` is the subscription's ``input``, already validated against the published input
 schema and parsed into the operation's input model (a dict when the input is a raw schema).
@@ -38,7 +40,7 @@ import base64
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -82,6 +84,9 @@ class IncomingRequest:
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # The full public URL the sender called (scheme, host, path and query), as a signature
+    # over the URL (Twilio's) needs it.
+    url: str = ""
 
     @classmethod
     def build(
@@ -93,6 +98,7 @@ class IncomingRequest:
         headers: Mapping[str, str] | list[tuple[str, str]] | None = None,
         body: bytes | str = b"",
         received_at: datetime | None = None,
+        url: str | None = None,
     ) -> IncomingRequest:
         """A request from friendlier arguments (a query string or mapping, a header dict)."""
         if isinstance(query, str):
@@ -109,6 +115,7 @@ class IncomingRequest:
             headers=tuple((str(k), str(v)) for k, v in header_pairs),
             body=body.encode() if isinstance(body, str) else bytes(body),
             received_at=received_at or datetime.now(UTC),
+            url=url if url is not None else "http://patchbay.invalid" + path,
         )
 
     def header(self, name: str, default: str | None = None) -> str | None:
@@ -139,6 +146,7 @@ class IncomingRequest:
             "headers": [list(h) for h in self.headers],
             "body": base64.b64encode(self.body).decode("ascii"),
             "received_at": self.received_at.isoformat(),
+            "url": self.url,
         }
 
     @classmethod
@@ -150,6 +158,7 @@ class IncomingRequest:
             headers=tuple((k, v) for k, v in record.get("headers", ())),
             body=base64.b64decode(record.get("body", "")),
             received_at=datetime.fromisoformat(record["received_at"]),
+            url=record.get("url", ""),
         )
 
 
@@ -203,6 +212,7 @@ OnRequest = Callable[[IncomingRequest, Any, dict[str, Any]], Awaitable[Received]
 ReplyHook = Callable[[IncomingRequest, Any, dict[str, Any], Received], Reply]
 DedupeKey = Callable[[Event], str | None]
 Poll = Callable[["Context", Any, Any], Awaitable[tuple[list[Event], Any]]]
+NextPoll = Callable[[Any, Any, datetime], datetime]
 
 
 async def _maybe_await(value: Any) -> Any:
@@ -228,6 +238,7 @@ class TriggerOperation:
     dedupe_key: DedupeKey | None = None
     poll_interval: float | None = None  # seconds
     poll: Poll | None = None
+    next_poll: NextPoll | None = None  # when to poll next, instead of a fixed interval
     auth_scopes: list[str] = field(default_factory=list)
     timeout: float = DEFAULT_TIMEOUT  # for requests made through ctx in the hooks
     input_schema: dict[str, Any] = field(init=False)
@@ -240,8 +251,10 @@ class TriggerOperation:
         if self.on_request is None and self.poll is None:
             raise ValueError(f"trigger operation {self.name} needs on_request or poll")
         if self.poll is not None:
-            if not self.poll_interval or self.poll_interval <= 0:
-                raise ValueError(f"polling trigger operation {self.name} needs a poll_interval")
+            if self.next_poll is None and (not self.poll_interval or self.poll_interval <= 0):
+                raise ValueError(
+                    f"polling trigger operation {self.name} needs a poll_interval or next_poll"
+                )
             if self.dedupe_key is None:
                 raise ValueError(f"polling trigger operation {self.name} needs a dedupe_key")
 
@@ -308,6 +321,21 @@ class TriggerOperation:
         if self.reply is None:
             return DEFAULT_REPLY
         return self.reply(request, settings, state or {}, result)
+
+    def next_poll_at(self, settings: Any, cursor: Any, now: datetime) -> datetime:
+        """When a polling operation polls next, after a poll at ``now``."""
+        if self.next_poll is not None:
+            return self.next_poll(settings, cursor, now)
+        return now + timedelta(seconds=float(self.poll_interval or 60))
+
+    def shape(self, data: dict[str, Any]) -> dict[str, Any]:
+        """An event's data as subscribers receive it: parsed by the output model (types
+        coerced, defaults of fields it sent kept) and dumped as JSON, fields the trigger did
+        not set left out. A raw-schema output is delivered as it is."""
+        model = self.output
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return data
+        return model.model_validate(data).model_dump(mode="json", exclude_unset=True)
 
     def key_for(self, event: Event) -> str | None:
         """The dedupe key of an event: the declared hook's, else the event's id."""

@@ -41,6 +41,7 @@ class SegmentSettings(BaseModel):
         description="The Shared Secret set in Segment's destination settings: requests must "
         "then carry X-Signature, the hex HMAC-SHA1 of the body under this secret.",
         min_length=1,
+        format="password",
     )
 
 

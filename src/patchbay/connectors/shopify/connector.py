@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..sdk import AuthEnvironment, Connector, Context, RateBudget, Service
+from ..sdk import AuthEnvironment, Connector, Context, RateBudget, Service, Trigger
 from .operations import (
     DEFAULT_API_VERSION,
     OPERATIONS,
@@ -12,6 +12,7 @@ from .operations import (
     VERSION_PATTERN,
     shopify_error,
 )
+from .trigger import TRIGGER_OPERATIONS
 
 SERVICE = Service(id="8b2d4f61-9a3c-4e7d-b5f0-2c1d0e9f8a73", name="shopify", version=1)
 TOKEN_ENVIRONMENT_ID = "3f7a9c1e-5b2d-4e8f-a6c0-9d1b2e3f4a51"
@@ -92,3 +93,20 @@ SHOPIFY = Connector(
 )
 
 CONNECTORS = [SHOPIFY]
+
+TRIGGERS = [
+    Trigger(
+        name="shopify-trigger",
+        title="Shopify",
+        version="1.0",
+        description="Start a workflow when an order or a customer changes in a Shopify shop, "
+        "through the shop's signed webhooks.",
+        service=SERVICE,
+        operations=TRIGGER_OPERATIONS,
+        environments=ENVIRONMENTS,
+        base_url=None,  # per shop, as for the connector: operations.api_base
+        authorize=authorize,
+        error_mapper=shopify_error,
+        rate_budget=RateBudget(2, 40),
+    )
+]

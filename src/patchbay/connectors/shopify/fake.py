@@ -9,6 +9,14 @@ origin, standing in for ``https://{shop}.myshopify.com``), the token comes in
 carries ``X-Shopify-Shop-Api-Call-Limit: n/40`` from a leaky bucket (40 requests, 2 leak
 per second) that answers 429 with ``Retry-After: 2.0`` when full.
 
+Webhooks: ``GET/POST webhooks.json`` and ``GET/DELETE webhooks/{id}.json`` keep a registry
+(422 ``{"errors": {"address": ["for this topic has already been taken"]}}`` for a second
+webhook with the same address and topic), and :meth:`FakeShopify.deliver` plays Shopify
+sending one: it POSTs a topic's payload to every address registered for it, signed with
+``X-Shopify-Hmac-Sha256`` (base64 HMAC-SHA256 under :attr:`FakeShopify.client_secret`) and
+carrying ``X-Shopify-Topic``, ``-Shop-Domain``, ``-Webhook-Id``, ``-API-Version``,
+``-Triggered-At`` and ``-Event-Id``.
+
     state = FakeShopify()
     with serve_in_thread(create_app(state)) as url:
         ...  # userData {"shop": state.shop, "base_url": url}, token state.access_token
@@ -20,11 +28,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import itertools
 import math
 import re
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -32,6 +43,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+import httpx
 import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -54,6 +66,29 @@ PAGINATION_DOCS = "https://shopify.dev/api/usage/pagination-rest"
 
 VERSION_RE = re.compile(r"^(?:\d{4}-\d{2}|unstable)$")
 ALL_SCOPES = frozenset({"read_orders", "read_customers", "write_customers"})
+
+ORDER_TOPICS = (
+    "orders/create",
+    "orders/updated",
+    "orders/paid",
+    "orders/cancelled",
+    "orders/fulfilled",
+    "orders/partially_fulfilled",
+    "orders/edited",
+    "orders/delete",
+)
+CUSTOMER_TOPICS = (
+    "customers/create",
+    "customers/update",
+    "customers/delete",
+    "customers/enable",
+    "customers/disable",
+)
+WEBHOOK_TOPICS = frozenset(
+    {*ORDER_TOPICS, *CUSTOMER_TOPICS, "products/create", "products/update", "app/uninstalled"}
+)
+WEBHOOK_FORMATS = ("json", "xml")
+ADDRESS_TAKEN = "for this topic has already been taken"
 
 ORDER_STATUSES = ("open", "closed", "cancelled", "any")
 FINANCIAL_STATUSES = (
@@ -94,6 +129,25 @@ class ReceivedRequest:
     query: dict[str, str]
     headers: dict[str, str]
     body: Any = None
+
+
+@dataclass
+class Delivery:
+    """One webhook the fake sent (see :meth:`FakeShopify.deliver`) and how it was answered:
+    ``status`` is None when the address could not be reached."""
+
+    webhook: JSONDict
+    topic: str
+    webhook_id: str
+    headers: dict[str, str]
+    body: bytes
+    status: int | None
+    response: bytes = b""
+
+
+def webhook_signature(secret: str, body: bytes) -> str:
+    """``X-Shopify-Hmac-Sha256``: base64 HMAC-SHA256 of the raw body under the app secret."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
 @dataclass
@@ -380,10 +434,13 @@ class FakeShopify:
     ``access_token`` is valid for every scope; :meth:`add_token` makes narrower ones.
     Knobs: :meth:`rate_limit_next` (forced 429s), :meth:`fail_next` (injected errors),
     :meth:`fill_bucket` (a full leaky bucket: the next call is throttled), ``bucket_size``
-    and ``leak_rate``. Inspect :attr:`requests` / :meth:`requests_to`.
+    and ``leak_rate``, ``webhook_topics`` (the topics a webhook may be created for; others
+    are answered 422). Inspect :attr:`requests` / :meth:`requests_to`, :attr:`webhooks`
+    and :attr:`deliveries`; :meth:`deliver` sends a signed webhook.
     """
 
     access_token = "shpat_fake_admin_api_token_0123456789"
+    client_secret = "shpss_fake_app_client_secret_0123456789"  # signs webhooks
     shop = "patchbay-demo"
 
     def __init__(
@@ -411,6 +468,11 @@ class FakeShopify:
         self._forced: deque[_Forced] = deque()
         self._lock = threading.Lock()
         self._ids = itertools.count(7_100_000_001)
+        self.webhooks: list[JSONDict] = []
+        self.deliveries: list[Delivery] = []
+        self._webhook_ids = itertools.count(1_100_000_001)
+        # The topics the app may subscribe to (Shopify refuses those its scopes do not cover).
+        self.webhook_topics: set[str] = set(WEBHOOK_TOPICS)
 
     # -- knobs ------------------------------------------------------------------------
     def add_token(self, token: str, scopes: Iterable[str] = ALL_SCOPES) -> None:
@@ -455,6 +517,132 @@ class FakeShopify:
 
     def customer(self, customer_id: int) -> JSONDict | None:
         return next((c for c in self.customers if c["id"] == customer_id), None)
+
+    def webhook(self, webhook_id: int) -> JSONDict | None:
+        return next((w for w in self.webhooks if w["id"] == webhook_id), None)
+
+    # -- webhooks ---------------------------------------------------------------------
+    def create_webhook(self, body: Any, api_version: str) -> JSONDict:
+        data = body.get("webhook") if isinstance(body, dict) else None
+        if not isinstance(data, dict):
+            raise ShopifyError(400, {"webhook": "Required parameter missing or invalid"})
+        topic, address = data.get("topic"), data.get("address")
+        fmt = data.get("format") or "json"
+        errors: dict[str, list[str]] = {}
+        if not topic:
+            errors["topic"] = ["can't be blank"]
+        elif topic not in self.webhook_topics:
+            errors["topic"] = [f"Invalid topic specified: {topic}"]
+        if not address:
+            errors["address"] = ["can't be blank"]
+        elif not isinstance(address, str) or not re.match(r"^https?://[^/\s]+", address):
+            errors["address"] = ["is invalid"]
+        if fmt not in WEBHOOK_FORMATS:
+            errors["format"] = ["is not included in the list"]
+        with self._lock:
+            if not errors and any(
+                w["address"] == address and w["topic"] == topic for w in self.webhooks
+            ):
+                errors["address"] = [ADDRESS_TAKEN]
+            if errors:
+                raise ShopifyError(422, errors)
+            now = datetime.now(SHOP_TZ).replace(microsecond=0).isoformat()
+            webhook_id = next(self._webhook_ids)
+            webhook = {
+                "id": webhook_id,
+                "address": address,
+                "topic": topic,
+                "created_at": now,
+                "updated_at": now,
+                "format": fmt,
+                "fields": list(data.get("fields") or []),
+                "metafield_namespaces": list(data.get("metafield_namespaces") or []),
+                "api_version": api_version,
+                "private_metafield_namespaces": [],
+                "admin_graphql_api_id": f"gid://shopify/WebhookSubscription/{webhook_id}",
+            }
+            self.webhooks.append(webhook)
+        return webhook
+
+    def select_webhooks(self, filters: dict[str, str]) -> list[JSONDict]:
+        since_id = int(filters["since_id"]) if filters.get("since_id", "").isdigit() else 0
+        return [
+            w
+            for w in sorted(self.webhooks, key=lambda w: w["id"])
+            if w["id"] > since_id
+            and filters.get("topic", w["topic"]) == w["topic"]
+            and filters.get("address", w["address"]) == w["address"]
+        ]
+
+    def delete_webhook(self, webhook_id: int) -> None:
+        with self._lock:
+            webhook = self.webhook(webhook_id)
+            if webhook is None:
+                raise ShopifyError(404, "Not Found")
+            self.webhooks.remove(webhook)
+
+    def webhook_payload(self, topic: str) -> JSONDict:
+        """What Shopify would send for ``topic``: the first order or customer (just its id,
+        and for a customer a few empty fields, for a delete)."""
+        if topic.startswith("orders/") and self.orders:
+            order = self.orders[0]
+            return {"id": order["id"]} if topic == "orders/delete" else dict(order)
+        if topic.startswith("customers/") and self.customers:
+            customer = self.customers[0]
+            if topic == "customers/delete":
+                return {
+                    "id": customer["id"],
+                    "phone": None,
+                    "addresses": [],
+                    "tax_exemptions": [],
+                    "email_marketing_consent": None,
+                    "sms_marketing_consent": None,
+                    "admin_graphql_api_id": customer["admin_graphql_api_id"],
+                }
+            return dict(customer)
+        raise ValueError(f"no default payload for {topic!r}: pass one")
+
+    def deliver(
+        self,
+        topic: str,
+        payload: JSONDict | None = None,
+        *,
+        webhook_id: str | None = None,
+        secret: str | None = None,
+        timeout: float = 5.0,
+    ) -> list[Delivery]:
+        """Send ``payload`` (by default :meth:`webhook_payload`) as Shopify does to every
+        address registered for ``topic``, signed with ``secret`` (the app's
+        :attr:`client_secret` unless told). ``webhook_id`` repeats a delivery id (a retry).
+        Blocking: call it from a thread other than the receiver's event loop."""
+        body = orjson.dumps(payload if payload is not None else self.webhook_payload(topic))
+        with self._lock:
+            targets = [dict(w) for w in self.webhooks if w["topic"] == topic]
+        sent: list[Delivery] = []
+        with httpx.Client(timeout=timeout) as client:
+            for webhook in targets:
+                headers = {
+                    "Content-Type": "application/json",
+                    "User-Agent": "Shopify-Captain-Hook",
+                    "X-Shopify-Topic": topic,
+                    "X-Shopify-Hmac-Sha256": webhook_signature(secret or self.client_secret, body),
+                    "X-Shopify-Shop-Domain": f"{self.shop}.myshopify.com",
+                    "X-Shopify-API-Version": webhook["api_version"],
+                    "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),
+                    "X-Shopify-Triggered-At": datetime.now(UTC).isoformat(),
+                    "X-Shopify-Event-Id": str(uuid.uuid4()),
+                }
+                try:
+                    answer = client.post(webhook["address"], content=body, headers=headers)
+                    status, content = answer.status_code, answer.content
+                except httpx.HTTPError:
+                    status, content = None, b""
+                delivery = Delivery(
+                    webhook, topic, headers["X-Shopify-Webhook-Id"], headers, body, status, content
+                )
+                sent.append(delivery)
+                self.deliveries.append(delivery)
+        return sent
 
     # -- plumbing ---------------------------------------------------------------------
     def _bucket(self, token: str) -> _Bucket:
@@ -693,6 +881,8 @@ def _customer_matches(customer: JSONDict, term: tuple[str | None, str]) -> bool:
 
 _ORDER = re.compile(r"^orders/(\d+)\.json$")
 _CUSTOMER = re.compile(r"^customers/(\d+)\.json$")
+_WEBHOOK = re.compile(r"^webhooks/(\d+)\.json$")
+_API_VERSION = re.compile(r"/admin/api/([^/]+)/")
 
 
 def _json(
@@ -776,8 +966,16 @@ class _Api:
                 return self.get_customer, "read_customers", (int(match.group(1)),)
             if resource == "shop.json":
                 return self.shop, None, ()
+            if resource == "webhooks.json":
+                return self.list_webhooks, None, ()
+            if match := _WEBHOOK.match(resource):
+                return self.get_webhook, None, (int(match.group(1)),)
         if method == "POST" and resource == "customers.json":
             return self.create_customer, "write_customers", ()
+        if method == "POST" and resource == "webhooks.json":
+            return self.create_webhook, None, ()
+        if method == "DELETE" and (match := _WEBHOOK.match(resource)):
+            return self.delete_webhook, None, (int(match.group(1)),)
         raise ShopifyError(404, "Not Found")
 
     # Each handler: (status, body, Link header).
@@ -803,6 +1001,25 @@ class _Api:
 
     def create_customer(self, url: str, query: dict[str, str], body: Any) -> tuple:
         return 201, {"customer": self.shopify.create_customer(body)}, None
+
+    def list_webhooks(self, url: str, query: dict[str, str], body: Any) -> tuple:
+        page, link = self.shopify._page(url, "webhooks", query, self.shopify.select_webhooks)
+        return 200, page, link
+
+    def get_webhook(self, url: str, query: dict[str, str], body: Any, webhook_id: int) -> tuple:
+        webhook = self.shopify.webhook(webhook_id)
+        if webhook is None:
+            raise ShopifyError(404, "Not Found")
+        return 200, {"webhook": _project(webhook, query.get("fields"))}, None
+
+    def create_webhook(self, url: str, query: dict[str, str], body: Any) -> tuple:
+        match = _API_VERSION.search(url)
+        version = match.group(1) if match else "unstable"
+        return 201, {"webhook": self.shopify.create_webhook(body, version)}, None
+
+    def delete_webhook(self, url: str, query: dict[str, str], body: Any, webhook_id: int) -> tuple:
+        self.shopify.delete_webhook(webhook_id)
+        return 200, {}, None
 
     def shop(self, url: str, query: dict[str, str], body: Any) -> tuple:
         name = self.shopify.shop
@@ -844,10 +1061,12 @@ def create_app(state: FakeShopify | None = None) -> Starlette:
 
 
 __all__ = [
+    "Delivery",
     "FakeShopify",
     "ReceivedRequest",
     "ShopifyError",
     "create_app",
     "default_customers",
     "default_orders",
+    "webhook_signature",
 ]

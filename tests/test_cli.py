@@ -5,14 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import socket
 import stat
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,8 +24,8 @@ from patchbay.config import Settings
 from patchbay.connectors.http_client.connector import TOKEN_ENVIRONMENT_ID
 from patchbay.services.platform import Platform
 from patchbay.testing.fakeserver import serve_in_thread
+from patchbay.testing.process import TOKEN_LINE, ServerProcess
 
-TOKEN_LINE = re.compile(r"^pbm_[A-Za-z0-9_-]{20,}$")
 NO_OUTBOUND = {"PATCHBAY_OUTBOUND_ALLOW": None, "PATCHBAY_TOKEN": None}
 
 
@@ -280,80 +274,8 @@ def test_call_rejects_bad_input(run):
 # -- patchbay serve, for real ----------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def patchbay_command() -> list[str]:
-    script = Path(sys.executable).parent / "patchbay"
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from patchbay.cli.main import main; main()"]
-
-
-class Server:
-    """``patchbay serve`` in a child process, its output collected line by line."""
-
-    def __init__(self, data_dir: Path, *extra: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("PATCHBAY_") or k.startswith("PATCHBAY_TEST")
-        }
-        env["PYTHONUNBUFFERED"] = "1"
-        self.proc = subprocess.Popen(
-            [
-                *patchbay_command(),
-                "--data-dir",
-                str(data_dir),
-                "serve",
-                "--port",
-                str(self.port),
-                *extra,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env,
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_healthy(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError("patchbay serve exited:\n" + "\n".join(self.lines))
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError("patchbay serve did not answer:\n" + "\n".join(self.lines))
-
-    def tokens(self) -> list[str]:
-        return [line.strip() for line in self.lines if TOKEN_LINE.match(line.strip())]
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self._reader.join(timeout=5)
+class Server(ServerProcess):
+    """``patchbay serve`` in a child process (see :class:`ServerProcess`)."""
 
 
 def test_serve(tmp_path):

@@ -98,6 +98,8 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) 
     # Worker processes build their app from the environment: hand the flags over.
     os.environ["PATCHBAY_DATA_DIR"] = str(settings.data_dir)
     os.environ["PATCHBAY_DATABASE_URL"] = settings.effective_database_url
+    os.environ["PATCHBAY_HOST"] = settings.host
+    os.environ["PATCHBAY_PORT"] = str(settings.port)
     uvicorn.run("patchbay.api.app:create_app", factory=True, workers=workers, **options)
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from ..sdk import AuthEnvironment, Connector, Context, RetryPolicy, Service
+from ..sdk import AuthEnvironment, Connector, Context, RetryPolicy, Service, Trigger
 from .operations import OPERATIONS, twilio_error
+from .trigger import OPERATIONS as TRIGGER_OPERATIONS
 
 SERVICE = Service(id="3c8f9a52-7d41-4b6e-9e0a-1f2b3c4d5e61", name="twilio", version=1)
 BASE_URL = "https://api.twilio.com/2010-04-01"
@@ -101,3 +102,20 @@ TWILIO = Connector(
 )
 
 CONNECTORS = [TWILIO]
+
+TRIGGERS = [
+    Trigger(
+        name="twilio-trigger",
+        title="Twilio",
+        version="1.0",
+        service=SERVICE,
+        description="Receive the SMS, MMS and WhatsApp messages your Twilio numbers get, and "
+        "the status callbacks of the messages you send.",
+        operations=TRIGGER_OPERATIONS,
+        environments=ENVIRONMENTS,
+        base_url=BASE_URL,
+        authorize=authorize,
+        error_mapper=twilio_error,
+        retry=RetryPolicy(retry_post_on=frozenset({429})),
+    )
+]

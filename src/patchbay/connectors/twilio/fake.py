@@ -1,4 +1,5 @@
-"""A loopback fake of Twilio's REST API (2010-04-01): the Messages resource, for tests.
+"""A loopback fake of Twilio's REST API (2010-04-01): the Messages and IncomingPhoneNumbers
+resources, for tests.
 
 It reproduces the wire format the connector relies on (see ``services.md``): resources live
 under ``/2010-04-01/Accounts/{AccountSid}/...json`` (so a connector's base URL is
@@ -262,6 +263,11 @@ class FakeTwilio:
             if message["status"] in ("queued", "accepted", "sending"):
                 message.update(status=status, date_sent=now, date_updated=now)
 
+    def phone_number(self, number: str, account_sid: str | None = None) -> JSONDict:
+        """The IncomingPhoneNumber resource of ``number`` (``sid``, ``sms_url``, ...)."""
+        account = self.accounts[account_sid or self.account_sid]
+        return next(n for n in account.phone_numbers if n["phone_number"] == number)
+
     def requests_to(self, path_suffix: str, method: str | None = None) -> list[ReceivedRequest]:
         return [
             r
@@ -395,14 +401,54 @@ class FakeTwilio:
 
 def _phone_number(account_sid: str, number: str, name: str, sms: bool) -> JSONDict:
     sid = new_sid("PN")
+    stamp = rfc2822(datetime.now(UTC) - timedelta(days=30))
     return {
         "account_sid": account_sid,
+        "api_version": API_VERSION,
         "capabilities": {"sms": sms, "mms": sms, "voice": True, "fax": False},
+        "date_created": stamp,
+        "date_updated": stamp,
         "friendly_name": name,
         "phone_number": number,
         "sid": sid,
+        "sms_application_sid": "",
+        "sms_fallback_method": "POST",
+        "sms_fallback_url": "",
+        "sms_method": "POST",
+        "sms_url": "",
         "uri": f"{PREFIX}/Accounts/{account_sid}/IncomingPhoneNumbers/{sid}.json",
     }
+
+
+# IncomingPhoneNumber update parameters the fake keeps: form name -> resource field.
+_NUMBER_FIELDS = {
+    "FriendlyName": "friendly_name",
+    "SmsApplicationSid": "sms_application_sid",
+    "SmsFallbackMethod": "sms_fallback_method",
+    "SmsFallbackUrl": "sms_fallback_url",
+    "SmsMethod": "sms_method",
+    "SmsUrl": "sms_url",
+}
+
+
+def update_phone_number(number: JSONDict, form: list[tuple[str, str]]) -> JSONDict:
+    """Apply an IncomingPhoneNumber update (``POST .../IncomingPhoneNumbers/{Sid}.json``):
+    URLs must be http(s) or empty (21402), methods GET or POST (21403); other parameters
+    are ignored, as Twilio ignores unknown ones."""
+    changes: JSONDict = {}
+    for name, value in form:
+        key = _NUMBER_FIELDS.get(name)
+        if key is None:
+            continue
+        if name.endswith("Url") and value and not value.startswith(("http://", "https://")):
+            raise TwilioError(400, 21402, f"{name} is not valid: {value}")
+        if name.endswith("Method"):
+            value = value.upper()
+            if value not in ("GET", "POST"):
+                raise TwilioError(400, 21403, f"{name} must be GET or POST, not {value}")
+        changes[key] = value
+    number.update(changes, date_updated=rfc2822(datetime.now(UTC)))
+    return number
 
 
 def _is_address(value: str) -> bool:
@@ -497,6 +543,9 @@ _ACCOUNT = re.compile(rf"^{PREFIX}/Accounts/(?P<account>[^/]+)\.json$")
 _MESSAGES = re.compile(rf"^{PREFIX}/Accounts/(?P<account>[^/]+)/Messages\.json$")
 _MESSAGE = re.compile(rf"^{PREFIX}/Accounts/(?P<account>[^/]+)/Messages/(?P<sid>[^/]+)\.json$")
 _NUMBERS = re.compile(rf"^{PREFIX}/Accounts/(?P<account>[^/]+)/IncomingPhoneNumbers\.json$")
+_NUMBER = re.compile(
+    rf"^{PREFIX}/Accounts/(?P<account>[^/]+)/IncomingPhoneNumbers/(?P<sid>[^/]+)\.json$"
+)
 
 
 def _respond(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -602,6 +651,7 @@ class _Api:
             (_MESSAGE, ("GET", "DELETE")),
             (_ACCOUNT, ("GET",)),
             (_NUMBERS, ("GET",)),
+            (_NUMBER, ("GET", "POST")),
         ):
             match = pattern.match(path)
             if match is None:
@@ -636,6 +686,13 @@ class _Api:
                 if ("PhoneNumber" not in args or args["PhoneNumber"] in n["phone_number"])
             ]
             return 200, page_of(numbers, query, path, "incoming_phone_numbers")
+        if pattern is _NUMBER:
+            number = next((n for n in account.phone_numbers if n["sid"] == match["sid"]), None)
+            if number is None:
+                raise _not_found(path)
+            if method == "POST":
+                return 200, update_phone_number(number, form)
+            return 200, number
         now = rfc2822(datetime.now(UTC) - timedelta(days=30))
         return 200, {
             "auth_token": "[Redacted]",

@@ -2,12 +2,14 @@
 
 Cheap enough per request (tens of microseconds) that, on a 2-core machine, it measures the
 server rather than itself; the same generator drives every target in a run, so the figures
-compare side by side."""
+compare side by side. ``request`` is the raw bytes to send again and again, or a function
+making each request (unique ids, fresh signatures)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -58,8 +60,9 @@ async def _worker(host, port, request, deadline, remaining, result, check) -> No
     try:
         while time.perf_counter() < deadline and remaining[0] > 0:
             remaining[0] -= 1
+            payload = request() if callable(request) else request
             start = time.perf_counter()
-            writer.write(request)
+            writer.write(payload)
             status, body = await _read_response(reader)
             result.latencies.append(time.perf_counter() - start)
             result.statuses[status] = result.statuses.get(status, 0) + 1
@@ -72,7 +75,7 @@ async def _worker(host, port, request, deadline, remaining, result, check) -> No
 async def run(
     host: str,
     port: int,
-    request: bytes,
+    request: bytes | Callable[[], bytes],
     *,
     concurrency: int = 1,
     duration: float = 10.0,

@@ -21,6 +21,8 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -46,7 +48,10 @@ from .subscriptions import LiveSubscription, Subscriptions, principal_of
 
 log = logging.getLogger("patchbay.dispatch")
 
-REQUEST_BATCH = 200
+REQUEST_BATCH = 100
+MIN_SCAN_INTERVAL = 0.01
+BUSY_INTAKE_RATE = 300.0  # requests/s through this process's intake: a burst
+BUSY_DELIVERY_SHARE = 0.3
 EVENT_BATCH = 100
 
 
@@ -83,12 +88,16 @@ class Dispatcher:
         )
         self.owner = secrets.token_hex(8)
         self.lease = timedelta(seconds=settings.worker_lease_seconds)
-        self._insert = sqlite.insert if db.is_sqlite else postgresql.insert
+        events = TriggerEvent.__table__
+        insert = sqlite.insert if db.is_sqlite else postgresql.insert
+        self._insert_events = insert(events).on_conflict_do_nothing().returning(events.c.id)
         self._wake = asyncio.Event()
         self._running: dict[str, asyncio.Task] = {}
         self._failed: set[str] = set()
         self._task: asyncio.Task | None = None
         self._stopping = False
+        # Set by the platform: whether intake is under a burst (see _yield_to_intake).
+        self.busy: Callable[[], bool] = lambda: False
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
@@ -112,8 +121,10 @@ class Dispatcher:
                 await task
         self._running.clear()
 
-    def wake(self, *_: Any) -> None:
-        self._wake.set()
+    def wake(self, subscription_id: str | None = None) -> None:
+        """Look for work now (a pump already serving ``subscription_id`` will see it)."""
+        if subscription_id is None or subscription_id not in self._running:
+            self._wake.set()
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -127,6 +138,7 @@ class Dispatcher:
                 raise
             except Exception:
                 log.exception("dispatcher scan failed; retrying")
+            await asyncio.sleep(MIN_SCAN_INTERVAL)  # wakes in a burst: one scan
 
     async def scan(self) -> None:
         """Start a pump for every subscription with work that nobody serves."""
@@ -251,7 +263,9 @@ class Dispatcher:
         outcomes: dict[str, tuple[str, str | None]] = {}
         now = utcnow()
         deadline = now + timedelta(hours=self.settings.delivery_retry_hours)
-        for request in requests:
+        for n, request in enumerate(requests, 1):
+            if n % 20 == 0:
+                await asyncio.sleep(0)  # let intake answer meanwhile: it comes first
             try:
                 result = await op.receive(_request_of(request), sub.settings, sub.trigger_state)
             except TriggerRejected as exc:  # accepted at intake: the state changed since
@@ -301,16 +315,10 @@ class Dispatcher:
     ) -> int:
         """One transaction: the events (duplicates dropped), a task each, the requests'
         outcomes or the poll's cursor, and the subscription marked as having work."""
-        table = TriggerEvent.__table__
         async with self.db.engine.begin() as conn:
             inserted: list[str] = []
-            if events:
-                result = await conn.execute(
-                    self._insert(table)
-                    .values(events)
-                    .on_conflict_do_nothing()
-                    .returning(table.c.id)
-                )
+            if events:  # one cached statement, many rows: the new ones come back
+                result = await conn.execute(self._insert_events, events)
                 inserted = [r[0] for r in result]
             if inserted:
                 day = now.date().isoformat()
@@ -411,12 +419,21 @@ class Dispatcher:
                 return progressed
             if lease_until - now < self.lease / 4:
                 return True  # renew first (the pump loops)
+            started = time.perf_counter()
             await self._attempt(sub, keys, event)
+            await self._yield_to_intake(time.perf_counter() - started)
             progressed = True
             if event.status == "pending":  # failed, will be retried: the queue waits
                 await self._set_deliver_after(sub.id, event.next_attempt_at)
                 return progressed
         return progressed
+
+    async def _yield_to_intake(self, spent: float) -> None:
+        """Intake comes first: while this process receives a burst, deliveries take at most
+        ``BUSY_DELIVERY_SHARE`` of the time and catch up once it is over (events wait
+        safely in the database; senders must be answered fast)."""
+        if self.busy():
+            await asyncio.sleep(spent * (1 - BUSY_DELIVERY_SHARE) / BUSY_DELIVERY_SHARE)
 
     async def _attempt(self, sub: LiveSubscription, keys, event: TriggerEvent) -> None:
         now = utcnow()
@@ -437,12 +454,15 @@ class Dispatcher:
         else:
             outcome, values = "dead", {"status": "dead"}
         values.update(attempts=attempt, last_status=result.status_code, last_error=result.error)
-        async with self.db.session() as s, s.begin():
-            await s.execute(
-                update(TriggerEvent).where(TriggerEvent.id == event.id).values(**values)
+        async with self.db.engine.begin() as conn:  # Core: this runs once per delivery
+            await conn.execute(
+                update(TriggerEvent.__table__)
+                .where(TriggerEvent.__table__.c.id == event.id)
+                .values(**values)
             )
-            s.add(
-                DeliveryAttempt(
+            await conn.execute(
+                DeliveryAttempt.__table__.insert().values(
+                    id=new_id(),
                     event_id=event.id,
                     subscription_id=sub.id,
                     attempt=attempt,
@@ -462,6 +482,12 @@ class Dispatcher:
             TriggerEvent.subscription_id == subscription_id, TriggerEvent.status == "pending"
         )
         async with self.db.session() as s, s.begin():
+            # Lock the row first: a replay updates the event, then this row, then commits.
+            # Without the lock, PostgreSQL could check ``pending`` on a snapshot taken
+            # before the replay committed and clear its deliver_after (a lost wake-up).
+            await s.execute(
+                select(Subscription.id).where(Subscription.id == subscription_id).with_for_update()
+            )
             await s.execute(
                 update(Subscription)
                 .where(Subscription.id == subscription_id, ~pending)

@@ -66,8 +66,9 @@ class IntakeWriter:
         self._queue: list[tuple[dict[str, Any], asyncio.Future]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        table = IntakeRequest.__table__
         dialect = postgresql if not db.is_sqlite else sqlite
-        self._insert = dialect.insert
+        self._statement = dialect.insert(table).on_conflict_do_nothing().returning(table.c.id)
 
     def start(self) -> None:
         if self._task is None:
@@ -118,10 +119,10 @@ class IntakeWriter:
                         future.set_result(row["id"] in inserted)
 
     async def _commit(self, rows: list[dict[str, Any]]) -> set[str]:
-        table = IntakeRequest.__table__
-        statement = self._insert(table).values(rows).on_conflict_do_nothing().returning(table.c.id)
+        # One statement, compiled once and cached; executed for many rows it becomes
+        # multi-row INSERTs ("insertmanyvalues") returning the ids that were new.
         async with self.db.engine.begin() as conn:
-            result = await conn.execute(statement)
+            result = await conn.execute(self._statement, rows)
             return {r[0] for r in result}
 
 
@@ -135,6 +136,9 @@ class Intake:
         self.writer = IntakeWriter(db)
         self._cache: dict[str, tuple[LiveSubscription | None, float]] = {}
         self.on_stored: Callable[[str], None] = lambda subscription_id: None
+        self._window_start = 0.0
+        self._window_count = 0
+        self._last_rate = 0.0
 
     def start(self) -> None:
         self.writer.start()
@@ -161,8 +165,23 @@ class Intake:
         self._cache[intake_id] = (live, now + self.cache_seconds)
         return live
 
+    def rate(self) -> float:
+        """Requests per second this process received lately (over ~0.1 s windows)."""
+        if time.monotonic() - self._window_start > 0.2:
+            return 0.0
+        return self._last_rate
+
+    def _count(self) -> None:
+        now = time.monotonic()
+        self._window_count += 1
+        elapsed = now - self._window_start
+        if elapsed >= 0.1:
+            self._last_rate = self._window_count / elapsed if elapsed < 0.2 else 0.0
+            self._window_start, self._window_count = now, 0
+
     async def receive(self, intake_id: str, request: IncomingRequest) -> IntakeAnswer:
         """Verify, store, acknowledge (see the module docstring)."""
+        self._count()
         sub = await self._subscription(intake_id)
         if sub is None:
             return error(404, "No subscription receives events at this URL", "not_found")

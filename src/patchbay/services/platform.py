@@ -14,7 +14,7 @@ from .authentications import Authentications
 from .calls import Calls
 from .catalog import Catalog
 from .delivery import Deliverer
-from .dispatch import Dispatcher
+from .dispatch import BUSY_INTAKE_RATE, Dispatcher
 from .idempotency import Idempotency
 from .identity import Identity
 from .intake import Intake
@@ -74,6 +74,7 @@ class Platform:
         self.subscriptions.on_change = lambda row: self.intake.forget(row.intake_id)
         self.subscriptions.wake = self.dispatcher.wake
         self.intake.on_stored = self.dispatcher.wake
+        self.dispatcher.busy = lambda: self.intake.rate() >= BUSY_INTAKE_RATE
         self.default_org_id: str | None = None
 
     async def start(self) -> str | None:

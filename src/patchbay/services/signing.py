@@ -85,10 +85,15 @@ class KeySet:
 
     def rotated(self, now: datetime, overlap_seconds: float) -> KeySet:
         """A new key in front; the current one kept for ``overlap_seconds``; expired
-        ones dropped."""
+        ones dropped. Older keys still in force expire no later than the current one (an
+        older key outliving it would keep signing ``x-tray-signature``)."""
         until = now + timedelta(seconds=max(0.0, overlap_seconds))
         previous = SigningKey(self.newest.key, self.newest.created_at, until)
-        kept = [k for k in self.keys[1:] if k.expires_at is not None and k.expires_at > now]
+        kept = [
+            SigningKey(k.key, k.created_at, min(k.expires_at, until))
+            for k in self.keys[1:]
+            if k.expires_at is not None and min(k.expires_at, until) > now
+        ]
         return KeySet((SigningKey(new_signing_key(), now), previous, *kept))
 
     def headers(self, body: bytes, now: datetime) -> dict[str, str]:

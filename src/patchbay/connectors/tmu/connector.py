@@ -1,7 +1,10 @@
 """The TMU connector: calls (and, from 1.1, chat and raw API access) on the TMU Platform.
 
 Versions "1.0" and "1.1" are served side by side, built from the same operation objects:
-1.1 is 1.0 plus the chat operations and ``raw_http_request``.
+1.1 is 1.0 plus the chat operations and ``raw_http_request``. The TMU trigger
+(``tmu-trigger``, ``trigger.py``) has the same two versions: 1.0 Call Started / Call
+Stopped, 1.1 also Chat Message Received; it shares the service, auth environment and HTTP
+settings declared here.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ from ..sdk import (
     RateBudget,
     RetryPolicy,
     Service,
+    Trigger,
     raw_http_request,
 )
 from .operations import CALL_OPERATIONS, CHAT_OPERATIONS
+from .trigger import TRIGGER_OPERATIONS_1_0, TRIGGER_OPERATIONS_1_1
 
 SERVICE = Service(id="b1d3f5a7-2c4e-4a6b-8d0f-1e2f3a4b5c66", name="tmu", version=1)
 BASE_URL = "https://api.tmu.example/v1"
@@ -104,3 +109,35 @@ TMU_1_1 = _connector(
 )
 
 CONNECTORS = [TMU_1_0, TMU_1_1]
+
+
+def _trigger(version: str, description: str, operations: list) -> Trigger:
+    return Trigger(
+        name="tmu-trigger",
+        title="TMU",
+        version=version,
+        service=SERVICE,
+        description=description,
+        operations=operations,
+        environments=ENVIRONMENTS,
+        base_url=BASE_URL,
+        authorize=authorize,
+        retry=RETRY,
+        rate_budget=RATE_BUDGET,
+    )
+
+
+TMU_TRIGGER_1_0 = _trigger(
+    "1.0",
+    "Start a workflow when a call the authenticated TMU user hosts or is invited to starts "
+    "or stops.",
+    TRIGGER_OPERATIONS_1_0,
+)
+TMU_TRIGGER_1_1 = _trigger(
+    "1.1",
+    "Everything in 1.0, plus: start a workflow when someone else sends a chat message in "
+    "such a call.",
+    TRIGGER_OPERATIONS_1_1,
+)
+
+TRIGGERS = [TMU_TRIGGER_1_0, TMU_TRIGGER_1_1]

@@ -1,0 +1,1 @@
+"""Schedule: cron and fixed-interval triggers, polled by the platform on their schedule."""

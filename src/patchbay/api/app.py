@@ -16,6 +16,7 @@ from .limits import BodyLimit, RateLimit
 from .routes import (
     authentications,
     connectors,
+    intake,
     oauth,
     services,
     subscriptions,
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         users,
         usage,
         oauth,
+        intake,
     ):
         app.include_router(module.router)
 

@@ -43,6 +43,7 @@ from ..storage.models import (
     utcnow,
 )
 from .delivery import AttemptResult, Backoff, Deliverer
+from .retention import prune
 from .signing import KeySet
 from .subscriptions import LiveSubscription, Subscriptions, principal_of
 
@@ -50,6 +51,7 @@ log = logging.getLogger("patchbay.dispatch")
 
 REQUEST_BATCH = 100
 MIN_SCAN_INTERVAL = 0.01
+PRUNE_INTERVAL = 3600.0  # seconds between two sweeps of old records (one at start)
 BUSY_INTAKE_RATE = 300.0  # requests/s through this process's intake: a burst
 BUSY_DELIVERY_SHARE = 0.3
 EVENT_BATCH = 100
@@ -96,6 +98,7 @@ class Dispatcher:
         self._failed: set[str] = set()
         self._task: asyncio.Task | None = None
         self._stopping = False
+        self._next_prune = 0.0
         # Set by the platform: whether intake is under a burst (see _yield_to_intake).
         self.busy: Callable[[], bool] = lambda: False
 
@@ -126,6 +129,22 @@ class Dispatcher:
         if subscription_id is None or subscription_id not in self._running:
             self._wake.set()
 
+    async def _prune_if_due(self) -> None:
+        now = time.monotonic()
+        if now < self._next_prune:
+            return
+        self._next_prune = now + PRUNE_INTERVAL
+        cutoff = utcnow() - timedelta(days=self.settings.event_retention_days)
+        pruned = await prune(self.db, cutoff)
+        if pruned.requests or pruned.events:
+            log.info(
+                "pruned %d request(s), %d event(s), %d delivery log(s) older than %s",
+                pruned.requests,
+                pruned.events,
+                pruned.attempts,
+                cutoff.isoformat(),
+            )
+
     async def _run(self) -> None:
         while not self._stopping:
             with contextlib.suppress(TimeoutError):
@@ -134,6 +153,7 @@ class Dispatcher:
             self._wake.clear()
             try:
                 await self.scan()
+                await self._prune_if_due()
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -289,6 +289,12 @@ class Subscriptions:
                 row.next_poll_at = now
         async with self.db.session() as s:
             s.add(row)
+            if row.state != "active":  # requests the service sent meanwhile go nowhere
+                await s.execute(
+                    update(IntakeRequest)
+                    .where(IntakeRequest.subscription_id == row.id)
+                    .values(status="cancelled", processed_at=utcnow())
+                )
             await s.commit()
         self.on_change(row)
         if row.state == "active" and op.is_polling:

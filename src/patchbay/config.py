@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     worker_lease_seconds: float = 30.0
     worker_concurrency: int = 32
     event_retention_days: float = 30.0
+    # Workflows
+    workflow_max_steps: int = 10_000
+    workflow_retry_scale: float = 1.0
     # OAuth 2 clients, keyed by service environment id or service name:
     # {"slack": {"client_id", "client_secret", "authorize_url"?, "token_url"?}}
     oauth_clients: dict[str, dict[str, Any]] = Field(default_factory=dict)

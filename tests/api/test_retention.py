@@ -42,8 +42,10 @@ async def test_prune_keeps_pending_and_recent(api):
     long_ago = utcnow() - timedelta(days=40)
     async with db.engine.begin() as conn:  # two of the three events are old
         old = (
-            await conn.execute(select(TriggerEvent.id).order_by(TriggerEvent.seq).limit(2))
-        ).scalars().all()
+            (await conn.execute(select(TriggerEvent.id).order_by(TriggerEvent.seq).limit(2)))
+            .scalars()
+            .all()
+        )
         await conn.execute(
             update(TriggerEvent).where(TriggerEvent.id.in_(old)).values(created_at=long_ago)
         )

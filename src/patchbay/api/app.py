@@ -23,6 +23,7 @@ from .routes import (
     triggers,
     usage,
     users,
+    workflows,
 )
 
 
@@ -65,8 +66,10 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         usage,
         oauth,
         intake,
+        workflows,
     ):
         app.include_router(module.router)
+    app.include_router(workflows.hooks)
 
     @app.get("/health", tags=["meta"], summary="Liveness")
     async def health():

@@ -45,6 +45,11 @@ class Registry:
     def get(self, name: str, version: str) -> Connector | None:
         return self._by_key.get((name, version))
 
+    def versions(self, name: str) -> list[Connector]:
+        """Every version of connector ``name``, oldest first."""
+        found = [c for (n, _), c in self._by_key.items() if n == name]
+        return sorted(found, key=lambda c: _version_key(c.version))
+
     def latest(self, name: str) -> Connector | None:
         versions = [c for (n, _), c in self._by_key.items() if n == name]
         return max(versions, key=lambda c: _version_key(c.version), default=None)

@@ -19,9 +19,11 @@ from .idempotency import Idempotency
 from .identity import Identity
 from .intake import Intake
 from .oauth import OAuth
+from .runs import Runs
 from .subscriptions import Subscriptions
 from .usage import UsageRecorder
 from .users import Users
+from .workflows import Workflows
 
 log = logging.getLogger("patchbay")
 
@@ -75,6 +77,8 @@ class Platform:
         self.subscriptions.wake = self.dispatcher.wake
         self.intake.on_stored = self.dispatcher.wake
         self.dispatcher.busy = lambda: self.intake.rate() >= BUSY_INTAKE_RATE
+        self.workflows = Workflows(settings, self.db, self.registry)
+        self.runs = Runs(settings, self.db, self.workflows, self.authentications, self.clients)
         self.default_org_id: str | None = None
 
     async def start(self) -> str | None:
@@ -87,12 +91,14 @@ class Platform:
         self.intake.start()
         if self.settings.background_workers:
             self.dispatcher.start()
+            self.runs.start_worker()
         if await self.identity.count_master_tokens() == 0:
             issued = await self.identity.create_master_token(self.default_org_id, "initial")
             return issued.token
         return None
 
     async def stop(self) -> None:
+        await self.runs.stop_worker()
         await self.dispatcher.stop()
         await self.intake.stop()
         await self.usage.stop()

@@ -289,3 +289,103 @@ class DeliveryAttempt(Base):
     latency_ms: Mapped[float] = mapped_column(Float)
     outcome: Mapped[str] = mapped_column(String(16))  # delivered | retry | dead
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class WorkflowRow(Base):
+    """A workflow: its current definition is ``versions[current_version]``. ``trigger_id``
+    is the unguessable part of its public webhook URL."""
+
+    __tablename__ = "workflows"
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(255))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    current_version: Mapped[int] = mapped_column(Integer, default=1)
+    trigger_id: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class WorkflowVersion(Base):
+    """One saved definition of a workflow (every save is a new version)."""
+
+    __tablename__ = "workflow_versions"
+    __table_args__ = (UniqueConstraint("workflow_id", "version"),)
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    workflow_id: Mapped[str] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    definition: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WorkflowRun(Base):
+    """One execution of a workflow version. ``status``: queued, running, waiting (a delay
+    or a retry: ``wake_at``), succeeded, failed, cancelled. A worker holds ``lease_*`` while
+    it runs it."""
+
+    __tablename__ = "workflow_runs"
+    __table_args__ = (
+        Index("ix_workflow_runs_workflow", "workflow_id", "seq"),
+        Index("ix_workflow_runs_due", "status", "wake_at"),
+    )
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(String(36), index=True)
+    workflow_id: Mapped[str] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    trigger_source: Mapped[str] = mapped_column(String(32), default="manual")
+    trigger_output: Mapped[dict | list | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    failed_step: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    wake_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class RunStep(Base):
+    """The journal of a run: one row per step execution (``key``: the step and the loop
+    iterations around it), written *before* the step runs (``status`` running) and
+    completed after (succeeded or failed), so a resumed run replays what finished and
+    retries what was interrupted with the same idempotency key."""
+
+    __tablename__ = "run_steps"
+    __table_args__ = (UniqueConstraint("run_id", "key"), Index("ix_run_steps_run", "run_id", "seq"))
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("workflow_runs.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(500))
+    kind: Mapped[str] = mapped_column(String(16), default="step")  # step | sleep | value
+    step_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    connector: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    operation: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    input: Mapped[dict | list | None] = mapped_column(JSON, nullable=True)
+    output: Mapped[dict | list | str | int | float | bool | None] = mapped_column(
+        JSON, nullable=True
+    )
+    error: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class StoredValue(Base):
+    """The storage connector's values: ``scope`` is ``run:<id>``, ``workflow:<id>`` or
+    ``account:<org id>``. ``revision`` makes concurrent updates safe (compare and swap)."""
+
+    __tablename__ = "stored_values"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(String(36), index=True)
+    scope: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(500))
+    value: Mapped[dict | list | str | int | float | bool | None] = mapped_column(
+        JSON, nullable=True
+    )
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

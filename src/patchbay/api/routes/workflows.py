@@ -1,0 +1,165 @@
+"""Workflows and their runs (``/core/v1/workflows``), and their public webhook URLs
+(``/hooks/{id}``). Master token only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import Response
+
+from ...services.errors import BadRequest, NotFound
+from ...services.platform import Platform
+from ...services.principal import Principal
+from ..deps import master, platform
+from ..responses import json_response
+
+router = APIRouter(prefix="/core/v1/workflows", tags=["workflows"])
+hooks = APIRouter(tags=["workflows"])
+
+
+@router.post("", status_code=201, summary="Create a workflow")
+async def create_workflow(
+    body: dict[str, Any] = Body(description="One workflow in Tray's export shape"),
+    p: Principal = Depends(master),
+    pf: Platform = Depends(platform),
+):
+    return json_response(await pf.workflows.create(p, body), 201)
+
+
+@router.get("", summary="List workflows")
+async def list_workflows(
+    first: int | None = Query(default=None),
+    cursor: str | None = Query(default=None),
+    p: Principal = Depends(master),
+    pf: Platform = Depends(platform),
+):
+    return json_response(await pf.workflows.list(p, first, cursor))
+
+
+@router.get("/{workflow_id}", summary="Get a workflow and its current definition")
+async def get_workflow(
+    workflow_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
+):
+    return json_response(await pf.workflows.get(p, workflow_id))
+
+
+@router.put("/{workflow_id}", summary="Save a new version of a workflow")
+async def update_workflow(
+    workflow_id: str,
+    body: dict[str, Any] = Body(),
+    p: Principal = Depends(master),
+    pf: Platform = Depends(platform),
+):
+    return json_response(await pf.workflows.update(p, workflow_id, body))
+
+
+@router.delete("/{workflow_id}", status_code=204, summary="Delete a workflow")
+async def delete_workflow(
+    workflow_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
+):
+    await pf.workflows.delete(p, workflow_id)
+
+
+@router.post("/{workflow_id}/enable", summary="Enable a workflow")
+async def enable_workflow(
+    workflow_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
+):
+    return json_response(await pf.workflows.set_enabled(p, workflow_id, True))
+
+
+@router.post("/{workflow_id}/disable", summary="Disable a workflow")
+async def disable_workflow(
+    workflow_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
+):
+    return json_response(await pf.workflows.set_enabled(p, workflow_id, False))
+
+
+@router.get("/{workflow_id}/versions", summary="List a workflow's versions")
+async def list_versions(
+    workflow_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
+):
+    return json_response(await pf.workflows.versions(p, workflow_id))
+
+
+@router.post("/{workflow_id}/versions/{version}/rollback", summary="Roll back to a version")
+async def rollback(
+    workflow_id: str,
+    version: int,
+    p: Principal = Depends(master),
+    pf: Platform = Depends(platform),
+):
+    return json_response(await pf.workflows.rollback(p, workflow_id, version))
+
+
+@router.get("/{workflow_id}/export", summary="Export as a tray_export_version 4 file")
+async def export_workflow(
+    workflow_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
+):
+    return json_response(await pf.workflows.export(p, workflow_id))
+
+
+@router.post("/{workflow_id}/runs", status_code=201, summary="Start a manual run")
+async def start_run(
+    workflow_id: str,
+    request: Request,
+    p: Principal = Depends(master),
+    pf: Platform = Depends(platform),
+):
+    raw = await request.body()
+    try:
+        trigger_output = orjson.loads(raw) if raw.strip() else {}
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"The body is not valid JSON: {exc}", "invalid_json") from exc
+    return json_response(await pf.runs.start(p, workflow_id, trigger_output), 201)
+
+
+@router.get("/{workflow_id}/runs", summary="List a workflow's runs")
+async def list_runs(
+    workflow_id: str,
+    status: str | None = Query(default=None),
+    first: int | None = Query(default=None),
+    cursor: str | None = Query(default=None),
+    p: Principal = Depends(master),
+    pf: Platform = Depends(platform),
+):
+    return json_response(await pf.runs.list(p, workflow_id, status, first, cursor))
+
+
+@router.get("/{workflow_id}/runs/{run_id}", summary="Get a run with its steps")
+async def get_run(
+    workflow_id: str, run_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
+):
+    return json_response(await pf.runs.get(p, workflow_id, run_id))
+
+
+@router.post("/{workflow_id}/runs/{run_id}/cancel", summary="Cancel a run")
+async def cancel_run(
+    workflow_id: str, run_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
+):
+    return json_response(await pf.runs.cancel(p, workflow_id, run_id))
+
+
+@hooks.post("/hooks/{trigger_id}", status_code=202, summary="A workflow's webhook trigger")
+async def workflow_hook(trigger_id: str, request: Request, pf: Platform = Depends(platform)):
+    """Starts a run of an enabled workflow with the request as its trigger output; answers
+    202 once the run is durably stored."""
+    raw = await request.body()
+    content_type = request.headers.get("content-type", "")
+    body: Any = raw.decode("utf-8", "replace")
+    if "json" in content_type and raw.strip():
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise BadRequest(f"The body is not valid JSON: {exc}", "invalid_json") from exc
+    trigger_output = {
+        "body": body,
+        "headers": {k: v for k, v in request.headers.items() if k != "authorization"},
+        "query": dict(request.query_params),
+        "method": request.method,
+    }
+    run = await pf.runs.start_from_hook(trigger_id, trigger_output)
+    if run is None:
+        raise NotFound("No enabled workflow receives requests at this URL", "not_found")
+    return Response(orjson.dumps({"runId": run["id"]}), 202, media_type="application/json")

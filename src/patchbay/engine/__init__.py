@@ -1,0 +1,1 @@
+"""The workflow engine: definitions, data mapping, the deterministic interpreter."""

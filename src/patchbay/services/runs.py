@@ -1,0 +1,616 @@
+"""Workflow runs: starting them, the in-process executor, and the runtime the interpreter
+talks to (journal, steps, durable sleeps).
+
+A run is executed by whichever process holds its lease. The interpreter replays from the
+top on every resumption; the runtime answers from the run's journal (``run_steps``) for
+everything that already finished, so a finished step never runs twice. Each step's row is
+written *before* the step runs and completed after it: a row found ``running`` on
+resumption was interrupted (the process died mid-call) and is run again with the same
+idempotency key. Sleeps (delays, retry waits) are journaled wake-up times: a waiting run
+holds no worker; it is ``waiting`` with ``wake_at`` until a worker picks it up again.
+
+Automatic retries follow Tray's table by error kind (scaled by
+``PATCHBAY_WORKFLOW_RETRY_SCALE``): third-party API errors (and timeouts, rate limits)
+3 times every 40 s; a connector crash 3 times; an authentication problem at once, then
+twice 20 s apart; bad input never.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+
+from ..config import Settings
+from ..connectors.sdk.http import HttpClientPool
+from ..connectors.sdk.runner import InputInvalid, run_operation
+from ..engine import core_steps
+from ..engine.definition import Step, parse
+from ..engine.interpreter import Interpreter, StepOutcome
+from ..storage.db import Database
+from ..storage.models import RunStep, StoredValue, WorkflowRow, WorkflowRun, utcnow
+from .authentications import Authentications
+from .errors import BadRequest, NotFound
+from .pagination import paginate
+from .principal import Principal
+from .workflows import Workflows
+
+log = logging.getLogger("patchbay.runs")
+
+# Tray's automatic retries: kind -> delays (seconds) before each retry.
+RETRIES: dict[str, tuple[float, ...]] = {
+    "api_error": (40, 40, 40),
+    "connector_crash": (5, 5, 5),
+    "oauth_refresh": (0, 20, 20),
+    "user_input_error": (),
+}
+KIND_OF = {
+    "api_error": "api_error",
+    "rate_limited": "api_error",
+    "timeout": "api_error",
+    "auth_error": "oauth_refresh",
+    "connector_error": "user_input_error",
+}
+FINAL = ("succeeded", "failed", "cancelled")
+REDACTED = "[redacted]"
+SECRET_WORDS = ("authorization", "api_key", "apikey", "api-key", "password", "secret", "token")
+
+
+def redact(value: Any) -> Any:
+    """A copy of ``value`` with secret-looking keys masked (for run logs)."""
+    if isinstance(value, dict):
+        return {
+            k: REDACTED
+            if any(w in str(k).lower() for w in SECRET_WORDS) and v not in (None, "")
+            else redact(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+class Suspend(Exception):
+    """The run waits until ``when``; it holds no worker meanwhile."""
+
+    def __init__(self, when: datetime) -> None:
+        self.when = when
+
+
+class Cancelled(Exception):
+    pass
+
+
+class RunRuntime:
+    """The interpreter's runtime for one run, backed by the run's journal."""
+
+    def __init__(self, runs: Runs, run: WorkflowRun, journal: dict[str, RunStep]) -> None:
+        self.runs = runs
+        self.run = run
+        self.journal = journal
+        self.steps_run = 0
+
+    # -- journal --------------------------------------------------------------------------
+    async def _write(self, row: RunStep) -> RunStep:
+        async with self.runs.db.session() as s:
+            merged = await s.merge(row)
+            await s.commit()
+        return merged
+
+    async def _value(self, key: str, make) -> Any:
+        found = self.journal.get(key)
+        if found is not None:
+            return found.output
+        value = make()
+        row = RunStep(run_id=self.run.id, key=key, kind="value", status="succeeded", output=value)
+        async with self.runs.db.session() as s:
+            s.add(row)
+            await s.commit()
+        self.journal[key] = row
+        return value
+
+    async def now(self, key: str) -> datetime:
+        return datetime.fromisoformat(await self._value(key + "~now", lambda: utcnow().isoformat()))
+
+    async def new_id(self, key: str) -> str:
+        return await self._value(key + "~id", lambda: str(uuid.uuid4()))
+
+    async def sleep_until(self, key: str, when: datetime) -> None:
+        recorded = await self._value(key + "~sleep", lambda: when.isoformat())
+        wake = datetime.fromisoformat(recorded)
+        if utcnow() < wake:
+            raise Suspend(wake)
+
+    # -- steps ----------------------------------------------------------------------------
+    async def run_step(self, key: str, step: Step, data: dict[str, Any]) -> StepOutcome:
+        row = self.journal.get(key)
+        if row is not None and row.status in ("succeeded", "failed"):
+            return StepOutcome(row.status == "succeeded", row.output, row.error)
+        self.steps_run += 1
+        if len(self.journal) + self.steps_run > self.runs.settings.workflow_max_steps:
+            return StepOutcome(
+                False,
+                error={
+                    "message": f"The run exceeded {self.runs.settings.workflow_max_steps} steps",
+                    "kind": "user_input_error",
+                },
+            )
+        if row is None:
+            row = RunStep(
+                run_id=self.run.id,
+                key=key,
+                kind="step",
+                step_name=step.name,
+                connector=step.connector,
+                operation=step.operation,
+                status="running",
+                input=redact(data),
+                attempts=0,
+            )
+        while True:
+            if row.attempts:  # a retry: wait as Tray's table says (durably)
+                delay = self._delay(row)
+                await self.sleep_until(
+                    f"{key}~retry{row.attempts}", utcnow() + timedelta(seconds=delay)
+                )
+            row.attempts += 1
+            row.status = "running"
+            row.started_at = utcnow()
+            row = await self._write(row)  # checkpoint: this attempt started
+            outcome, kind = await self._execute(step, data, f"{self.run.id}:{key}")
+            retries = RETRIES.get(kind, ())
+            if outcome.ok or row.attempts > len(retries):
+                row.status = "succeeded" if outcome.ok else "failed"
+                row.output = redact(outcome.output) if outcome.ok else None
+                row.error = outcome.error
+                row.finished_at = utcnow()
+                row = await self._write(row)
+                self.journal[key] = row
+                if outcome.ok:
+                    # the interpreter needs the real output, not the redacted log
+                    return StepOutcome(True, outcome.output)
+                return outcome
+            row.error = outcome.error
+            self.journal[key] = row
+
+    def _delay(self, row: RunStep) -> float:
+        kind = (row.error or {}).get("kind", "api_error")
+        delays = RETRIES.get(KIND_OF.get(kind, kind), (5,))
+        base = delays[min(row.attempts, len(delays)) - 1] if delays else 0
+        return base * self.runs.settings.workflow_retry_scale
+
+    async def _execute(
+        self, step: Step, data: dict[str, Any], idempotency_key: str
+    ) -> tuple[StepOutcome, str]:
+        """Run one attempt: (outcome, Tray error kind for the retry table)."""
+        try:
+            if core_steps.is_engine_step(step.connector):
+                return StepOutcome(True, await self._engine_step(step, data)), ""
+            return await self._connector_step(step, data, idempotency_key)
+        except core_steps.StepInputError as exc:
+            return StepOutcome(False, error={"message": str(exc), "kind": "user_input_error"}), (
+                "user_input_error"
+            )
+        except Exception as exc:  # a crash in the connector: retried like Tray
+            log.exception("step %s crashed", step.name)
+            error = {"message": f"{exc.__class__.__name__}: {exc}", "kind": "connector_crash"}
+            return StepOutcome(False, error=error), "connector_crash"
+
+    async def _connector_step(self, step: Step, data, idempotency_key: str):
+        connector, _ = self.runs.workflows.connector_for(
+            step.connector, step.version, step.operation
+        )
+        op = connector.operation(step.operation)
+        credentials = user_data = None
+        if step.authentication:
+            auth = await self.runs.load_auth(self.run.org_id, step.authentication)
+            credentials, user_data = auth.credentials, auth.user_data
+        try:
+            result = await run_operation(
+                connector,
+                op,
+                data,
+                clients=self.runs.clients,
+                credentials=credentials,
+                user_data=user_data,
+                auth_id=step.authentication,
+            )
+        except InputInvalid as exc:
+            return StepOutcome(False, error={"message": exc.message, "kind": "user_input_error"}), (
+                "user_input_error"
+            )
+        if result.outcome == "success":
+            return StepOutcome(True, result.output), ""
+        error = dict(result.output)
+        return StepOutcome(False, error=error), KIND_OF.get(error.get("kind", ""), "api_error")
+
+    async def _engine_step(self, step: Step, data: dict[str, Any]) -> Any:
+        name = step.connector
+        if name == "loop":
+            return core_steps.loop_items(step.operation, data)
+        if name == "branch":
+            return core_steps.pick_branch(data)
+        if name == "storage":
+            return await self.runs.storage(self.run, step.operation, data)
+        if name == "trigger-reply":
+            return {"status": int(data.get("status") or 200), "body": data.get("body")}
+        return {}
+
+
+class Runs:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        workflows: Workflows,
+        authentications: Authentications,
+        clients: HttpClientPool,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.workflows = workflows
+        self.authentications = authentications
+        self.clients = clients
+        self.owner = secrets.token_hex(8)
+        self.lease = timedelta(seconds=settings.worker_lease_seconds)
+        self._wake = asyncio.Event()
+        self._running: dict[str, asyncio.Task] = {}
+        self._task: asyncio.Task | None = None
+        self._stopping = False
+
+    # -- API use cases ---------------------------------------------------------------------
+    async def start(
+        self, p: Principal, workflow_id: str, trigger_output: Any, source: str = "manual"
+    ) -> dict[str, Any]:
+        async with self.db.session() as s:
+            row = await self.workflows._row(s, p, workflow_id)
+            run = WorkflowRun(
+                org_id=row.org_id,
+                workflow_id=row.id,
+                version=row.current_version,
+                trigger_source=source,
+                trigger_output=trigger_output,
+            )
+            s.add(run)
+            await s.commit()
+        self._wake.set()
+        return self.run_to_api(run)
+
+    async def start_from_hook(self, trigger_id: str, trigger_output: Any) -> dict | None:
+        """A webhook run of the enabled workflow behind ``trigger_id`` (None: none)."""
+        async with self.db.session() as s:
+            row = await s.scalar(
+                select(WorkflowRow).where(
+                    WorkflowRow.trigger_id == trigger_id,
+                    WorkflowRow.enabled.is_(True),
+                    WorkflowRow.deleted_at.is_(None),
+                )
+            )
+            if row is None:
+                return None
+            run = WorkflowRun(
+                org_id=row.org_id,
+                workflow_id=row.id,
+                version=row.current_version,
+                trigger_source="webhook",
+                trigger_output=trigger_output,
+            )
+            s.add(run)
+            await s.commit()
+        self._wake.set()
+        return self.run_to_api(run)
+
+    async def _run_row(self, s, p: Principal, workflow_id: str, run_id: str) -> WorkflowRun:
+        await self.workflows._row(s, p, workflow_id)
+        run = await s.scalar(
+            select(WorkflowRun).where(
+                WorkflowRun.id == run_id, WorkflowRun.workflow_id == workflow_id
+            )
+        )
+        if run is None:
+            raise NotFound("Run not found", "run_not_found")
+        return run
+
+    @staticmethod
+    def run_to_api(run: WorkflowRun) -> dict[str, Any]:
+        return {
+            "id": run.id,
+            "workflowId": run.workflow_id,
+            "version": run.version,
+            "status": run.status,
+            "trigger": run.trigger_source,
+            "createdAt": run.created_at.isoformat(),
+            "startedAt": run.started_at.isoformat() if run.started_at else None,
+            "finishedAt": run.finished_at.isoformat() if run.finished_at else None,
+            "error": run.error,
+            "failedStep": run.failed_step,
+        }
+
+    @staticmethod
+    def step_to_api(row: RunStep) -> dict[str, Any]:
+        duration = None
+        if row.finished_at and row.started_at:
+            duration = round((row.finished_at - row.started_at).total_seconds() * 1000, 3)
+        return {
+            "key": row.key,
+            "step": row.step_name,
+            "connector": row.connector,
+            "operation": row.operation,
+            "status": row.status,
+            "input": row.input,
+            "output": row.output,
+            "error": row.error,
+            "attempts": row.attempts,
+            "startedAt": row.started_at.isoformat(),
+            "finishedAt": row.finished_at.isoformat() if row.finished_at else None,
+            "durationMs": duration,
+        }
+
+    async def list(
+        self,
+        p: Principal,
+        workflow_id: str,
+        status: str | None,
+        first: int | None,
+        cursor: str | None,
+    ) -> dict[str, Any]:
+        async with self.db.session() as s:
+            await self.workflows._row(s, p, workflow_id)
+            query = select(WorkflowRun).where(WorkflowRun.workflow_id == workflow_id)
+            if status:
+                query = query.where(WorkflowRun.status == status)
+            rows, info = await paginate(s, query, WorkflowRun.seq, first, cursor)
+        return {"elements": [self.run_to_api(r) for r in rows], "pageInfo": info}
+
+    async def get(self, p: Principal, workflow_id: str, run_id: str) -> dict[str, Any]:
+        async with self.db.session() as s:
+            run = await self._run_row(s, p, workflow_id, run_id)
+            steps = (
+                await s.scalars(
+                    select(RunStep)
+                    .where(RunStep.run_id == run.id, RunStep.kind == "step")
+                    .order_by(RunStep.seq)
+                )
+            ).all()
+        return {**self.run_to_api(run), "steps": [self.step_to_api(r) for r in steps]}
+
+    async def cancel(self, p: Principal, workflow_id: str, run_id: str) -> dict[str, Any]:
+        async with self.db.session() as s:
+            run = await self._run_row(s, p, workflow_id, run_id)
+            if run.status in FINAL:
+                raise BadRequest(f"The run is already {run.status}", "run_finished")
+            run.status = "cancelled"
+            run.finished_at = utcnow()
+            await s.commit()
+        task = self._running.get(run_id)
+        if task is not None:
+            task.cancel()
+        return self.run_to_api(run)
+
+    async def load_auth(self, org_id: str, auth_id: str):
+        auth = await self.authentications.load(
+            Principal(org_id=org_id, kind="master", token_id="workflow"), auth_id
+        )
+        return auth
+
+    # -- storage steps ---------------------------------------------------------------------
+    async def storage(self, run: WorkflowRun, operation: str, data: dict[str, Any]) -> Any:
+        scope = core_steps.storage_scope(
+            str(data.get("scope") or "Current Run"),
+            run_id=run.id,
+            workflow_id=run.workflow_id,
+            org_id=run.org_id,
+        )
+        key = data.get("key")
+        if not isinstance(key, str) or not key:
+            raise core_steps.StepInputError("storage needs a key")
+        for _ in range(50):  # compare and swap under concurrent runs
+            async with self.db.session() as s:
+                row = await s.scalar(
+                    select(StoredValue).where(StoredValue.scope == scope, StoredValue.key == key)
+                )
+                current = row.value if row is not None else None
+                if operation == "get":
+                    return {"value": current if row is not None else data.get("default")}
+                if operation == "delete":
+                    if row is not None:
+                        await s.delete(row)
+                        await s.commit()
+                    return {"deleted": row is not None}
+                if operation == "set":
+                    new = data.get("value")
+                elif operation == "append_to_list":
+                    base = current if isinstance(current, list) else []
+                    new = [*base, data.get("value")]
+                elif operation == "atomic_increment":
+                    amount = data.get("value_to_add", 1)
+                    if not isinstance(amount, int | float) or isinstance(amount, bool):
+                        raise core_steps.StepInputError("value_to_add must be a number")
+                    if current is not None and not isinstance(current, int | float):
+                        raise core_steps.StepInputError(f"the value at {key} is not a number")
+                    new = (current or 0) + amount
+                else:
+                    raise core_steps.StepInputError(f"unknown storage operation {operation}")
+                if row is None:
+                    s.add(StoredValue(org_id=run.org_id, scope=scope, key=key, value=new))
+                else:
+                    result = await s.execute(
+                        update(StoredValue)
+                        .where(StoredValue.seq == row.seq, StoredValue.revision == row.revision)
+                        .values(value=new, revision=row.revision + 1, updated_at=utcnow())
+                    )
+                    if result.rowcount != 1:
+                        await s.rollback()
+                        continue
+                try:
+                    await s.commit()
+                except Exception:  # a concurrent insert of the same key: try again
+                    await s.rollback()
+                    continue
+                return {"value": new}
+        raise RuntimeError(f"storage key {key} is too contended")
+
+    # -- the executor ----------------------------------------------------------------------
+    def start_worker(self) -> None:
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.create_task(self._loop(), name="workflow-executor")
+
+    async def stop_worker(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for task in list(self._running.values()):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._running.clear()
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.worker_poll_seconds):
+                    await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.scan()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("executor scan failed; retrying")
+
+    async def scan(self) -> None:
+        room = self.settings.worker_concurrency - len(self._running)
+        if room <= 0:
+            return
+        now = utcnow()
+        query = (
+            select(WorkflowRun.id)
+            .where(
+                or_(
+                    WorkflowRun.status == "queued",
+                    (WorkflowRun.status == "waiting") & (WorkflowRun.wake_at <= now),
+                    (WorkflowRun.status == "running") & (WorkflowRun.lease_until < now),
+                ),
+                or_(WorkflowRun.lease_until.is_(None), WorkflowRun.lease_until < now),
+            )
+            .order_by(WorkflowRun.seq)
+            .limit(room + len(self._running))
+        )
+        async with self.db.session() as s:
+            ids = [i for i in (await s.scalars(query)).all() if i not in self._running]
+        for run_id in ids[:room]:
+            if await self._claim(run_id):
+                task = asyncio.create_task(self._execute(run_id), name="run")
+                self._running[run_id] = task
+                task.add_done_callback(lambda _t, rid=run_id: self._running.pop(rid, None))
+
+    async def _claim(self, run_id: str) -> bool:
+        now = utcnow()
+        async with self.db.session() as s, s.begin():
+            result = await s.execute(
+                update(WorkflowRun)
+                .where(
+                    WorkflowRun.id == run_id,
+                    WorkflowRun.status.not_in(FINAL),
+                    or_(WorkflowRun.lease_until.is_(None), WorkflowRun.lease_until < now),
+                )
+                .values(lease_owner=self.owner, lease_until=now + self.lease)
+            )
+        return result.rowcount == 1
+
+    async def _renew(self, run_id: str) -> None:
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            async with self.db.session() as s, s.begin():
+                await s.execute(
+                    update(WorkflowRun)
+                    .where(WorkflowRun.id == run_id, WorkflowRun.lease_owner == self.owner)
+                    .values(lease_until=utcnow() + self.lease)
+                )
+
+    async def _execute(self, run_id: str) -> None:
+        renewer = asyncio.create_task(self._renew(run_id))
+        values: dict[str, Any] = {"lease_owner": None, "lease_until": None}
+        try:
+            async with self.db.session() as s:
+                run = await s.scalar(select(WorkflowRun).where(WorkflowRun.id == run_id))
+                if run is None or run.status in FINAL:
+                    return
+                definition = await self.workflows.definition(s, run.workflow_id, run.version)
+                workflow_row = await s.scalar(
+                    select(WorkflowRow).where(WorkflowRow.id == run.workflow_id)
+                )
+                journal = {
+                    r.key: r
+                    for r in (
+                        await s.scalars(select(RunStep).where(RunStep.run_id == run.id))
+                    ).all()
+                }
+            if run.started_at is None:
+                run.started_at = utcnow()
+                async with self.db.session() as s, s.begin():
+                    await s.execute(
+                        update(WorkflowRun)
+                        .where(WorkflowRun.id == run.id)
+                        .values(status="running", started_at=run.started_at)
+                    )
+            runtime = RunRuntime(self, run, journal)
+            env = {
+                "workflow_id": run.workflow_id,
+                "workflow_title": workflow_row.title if workflow_row else "",
+                "run_id": run.id,
+                "public_url": self.settings.effective_public_url,
+            }
+            interpreter = Interpreter(
+                parse(definition), runtime, trigger_output=run.trigger_output, env=env
+            )
+            try:
+                result = await interpreter.run()
+            except Suspend as wait:
+                values.update(status="waiting", wake_at=wait.when)
+                return
+            values.update(
+                status=result.status,
+                finished_at=utcnow(),
+                error=result.error,
+                failed_step=result.failed_step if result.status == "failed" else None,
+            )
+        except asyncio.CancelledError:
+            values.pop("status", None)
+            raise
+        except Exception:
+            log.exception("run %s failed in the executor; it will be resumed", run_id)
+            values.update(status="waiting", wake_at=utcnow() + timedelta(seconds=5))
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._finish(run_id, values))
+            self._wake.set()
+
+    async def _finish(self, run_id: str, values: dict[str, Any]) -> None:
+        async with self.db.session() as s, s.begin():
+            await s.execute(
+                update(WorkflowRun)
+                .where(
+                    WorkflowRun.id == run_id,
+                    WorkflowRun.lease_owner == self.owner,
+                    WorkflowRun.status != "cancelled",
+                )
+                .values(**values)
+            )
+            if "status" not in values:  # cancelled meanwhile: only let go of the lease
+                await s.execute(
+                    update(WorkflowRun)
+                    .where(WorkflowRun.id == run_id, WorkflowRun.lease_owner == self.owner)
+                    .values(lease_owner=None, lease_until=None)
+                )

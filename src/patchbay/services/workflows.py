@@ -193,9 +193,24 @@ class Workflows:
             raise NotFound(f"Version {version} not found", "version_not_found")
         return found
 
-    async def create(self, p: Principal, definition: dict[str, Any]) -> dict[str, Any]:
+    async def create(
+        self, p: Principal, definition: dict[str, Any], *, keep_invalid: bool = False
+    ) -> dict[str, Any]:
+        """A new workflow (version 1, disabled). With ``keep_invalid`` (imports), a
+        well-formed definition whose steps Patchbay cannot run is stored all the same and
+        its ``problems`` reported: it cannot be enabled until they are fixed."""
         p.require_master()
-        workflow, notes = self.validate(definition)
+        problems: list[str] = []
+        if keep_invalid:
+            try:
+                workflow = parse(definition)
+            except DefinitionError as exc:
+                raise BadRequest(
+                    "Invalid workflow: " + "; ".join(exc.problems), "invalid_workflow"
+                ) from exc
+            problems, notes = self.check(workflow)
+        else:
+            workflow, notes = self.validate(definition)
         row = WorkflowRow(
             org_id=p.org_id,
             title=workflow.title,
@@ -209,7 +224,10 @@ class Workflows:
             await s.flush()
             s.add(WorkflowVersion(workflow_id=row.id, version=1, definition=stored))
             await s.commit()
-        return {**self.to_api(row, stored), "notes": notes}
+        body = {**self.to_api(row, stored), "notes": notes}
+        if keep_invalid:
+            body["problems"] = problems
+        return body
 
     async def list(self, p: Principal, first: int | None, cursor: str | None) -> dict[str, Any]:
         p.require_master()

@@ -22,7 +22,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -55,6 +55,13 @@ PRUNE_INTERVAL = 3600.0  # seconds between two sweeps of old records (one at sta
 BUSY_INTAKE_RATE = 300.0  # requests/s through this process's intake: a burst
 BUSY_DELIVERY_SHARE = 0.3
 EVENT_BATCH = 100
+
+
+INTERNAL = "workflow:"  # the endpoint of a workflow trigger's subscription
+
+
+async def _no_workflows(workflow_id: str, event_id: str, data: Any) -> None:
+    raise RuntimeError("workflows are not wired to this dispatcher")
 
 
 class LeaseLost(Exception):
@@ -99,8 +106,10 @@ class Dispatcher:
         self._task: asyncio.Task | None = None
         self._stopping = False
         self._next_prune = 0.0
-        # Set by the platform: whether intake is under a burst (see _yield_to_intake).
+        # Set by the platform: whether intake is under a burst (see _yield_to_intake), and
+        # how to start a workflow's run for an event of its trigger (``workflow:<id>``).
         self.busy: Callable[[], bool] = lambda: False
+        self.start_run: Callable[[str, str, Any], Awaitable[Any]] = _no_workflows
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
@@ -448,6 +457,17 @@ class Dispatcher:
                 return progressed
         return progressed
 
+    async def _start_run(self, workflow_id: str, event: TriggerEvent) -> AttemptResult:
+        started = time.perf_counter()
+        try:
+            await self.start_run(workflow_id, event.id, orjson.loads(event.body))
+        except Exception as exc:
+            log.exception("could not start a run of workflow %s", workflow_id)
+            elapsed = round((time.perf_counter() - started) * 1000, 3)
+            return AttemptResult(False, True, None, elapsed, f"Could not start the run: {exc}")
+        elapsed = round((time.perf_counter() - started) * 1000, 3)
+        return AttemptResult(True, False, None, elapsed)
+
     async def _yield_to_intake(self, spent: float) -> None:
         """Intake comes first: while this process receives a burst, deliveries take at most
         ``BUSY_DELIVERY_SHARE`` of the time and catch up once it is over (events wait
@@ -463,7 +483,10 @@ class Dispatcher:
             event_id=event.id, subscription_id=sub.id, attempt=attempt, now=now
         )
         headers.update(keys.headers(body, now))
-        result: AttemptResult = await self.deliverer.post(sub.endpoint, body, headers)
+        if sub.endpoint.startswith(INTERNAL):  # a workflow's trigger: start its run
+            result = await self._start_run(sub.endpoint[len(INTERNAL) :], event)
+        else:
+            result = await self.deliverer.post(sub.endpoint, body, headers)
         finished = utcnow()
         if result.delivered:
             outcome, values = "delivered", {"status": "delivered", "delivered_at": finished}

@@ -77,8 +77,9 @@ class Platform:
         self.subscriptions.wake = self.dispatcher.wake
         self.intake.on_stored = self.dispatcher.wake
         self.dispatcher.busy = lambda: self.intake.rate() >= BUSY_INTAKE_RATE
-        self.workflows = Workflows(settings, self.db, self.registry)
+        self.workflows = Workflows(settings, self.db, self.registry, self.subscriptions)
         self.runs = Runs(settings, self.db, self.workflows, self.authentications, self.clients)
+        self.dispatcher.start_run = self.runs.start_for_event
         self.default_org_id: str | None = None
 
     async def start(self) -> str | None:

@@ -282,6 +282,36 @@ class Runs:
         self._wake.set()
         return self.run_to_api(run)
 
+    async def start_for_event(self, workflow_id: str, event_id: str, data: Any) -> None:
+        """A run for one event of the workflow's trigger subscription. The run's id is the
+        event's, so an event delivered twice (at least once) starts one run."""
+        async with self.db.session() as s:
+            if await s.scalar(select(WorkflowRun.id).where(WorkflowRun.id == event_id)):
+                return
+            row = await s.scalar(
+                select(WorkflowRow).where(
+                    WorkflowRow.id == workflow_id,
+                    WorkflowRow.enabled.is_(True),
+                    WorkflowRow.deleted_at.is_(None),
+                )
+            )
+            if row is None:
+                return  # disabled or deleted meanwhile: the event is dropped
+            definition = await self.workflows.definition(s, row.id, row.current_version)
+            trigger = definition["steps"]["trigger"]["connector"]["name"]
+            s.add(
+                WorkflowRun(
+                    id=event_id,
+                    org_id=row.org_id,
+                    workflow_id=row.id,
+                    version=row.current_version,
+                    trigger_source=trigger,
+                    trigger_output=data,
+                )
+            )
+            await s.commit()
+        self._wake.set()
+
     async def start_from_hook(self, trigger_id: str, trigger_output: Any) -> dict | None:
         """A webhook run of the enabled workflow behind ``trigger_id`` (None: none)."""
         async with self.db.session() as s:

@@ -44,6 +44,7 @@ from .signing import KeySet
 log = logging.getLogger("patchbay.subscriptions")
 
 MASK = "********"
+WORKFLOW_ENDPOINT = "workflow:"  # see services.dispatch
 INTAKE_PATH = "/intake/"
 EVENT_STATUSES = ("pending", "delivered", "dead", "cancelled")
 REPLAYABLE = ("delivered", "dead")
@@ -216,7 +217,11 @@ class Subscriptions:
             intake_url=self.intake_url(row.intake_id),
         )
 
-    async def create(self, p: Principal, body: dict[str, Any]) -> dict[str, Any]:
+    async def create(
+        self, p: Principal, body: dict[str, Any], *, workflow_id: str | None = None
+    ) -> dict[str, Any]:
+        """A subscription; with ``workflow_id``, the one feeding that workflow's trigger
+        (its events start runs instead of being POSTed anywhere)."""
         trigger = self.catalog.trigger(body["trigger"]["name"], body["trigger"]["version"])
         op = trigger.operation(body["operation"])
         if op is None:
@@ -233,7 +238,10 @@ class Subscriptions:
         except ValidationError as exc:
             problems = [f"#/{'/'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
             raise BadRequest(validation_message(problems), None) from exc
-        self._check_endpoint(body["endpoint"])
+        if workflow_id is None:
+            self._check_endpoint(body["endpoint"])
+        else:
+            body = {**body, "endpoint": WORKFLOW_ENDPOINT + workflow_id}
         auth_id = body.get("authenticationId")
         if auth_id is not None:
             auth = await self.authentications.load(p, auth_id)
@@ -311,7 +319,11 @@ class Subscriptions:
         return row
 
     async def list(self, p: Principal, first: int | None, cursor: str | None) -> dict[str, Any]:
-        query = select(Subscription).where(*owner_of(p), Subscription.state != "deleted")
+        query = select(Subscription).where(
+            *owner_of(p),
+            Subscription.state != "deleted",
+            ~Subscription.endpoint.startswith(WORKFLOW_ENDPOINT),  # workflows' own
+        )
         async with self.db.session() as s:
             rows, info = await paginate(s, query, Subscription.seq, first, cursor)
         return {"elements": [self.to_api(r, self._operation_of(r)) for r in rows], "pageInfo": info}

@@ -22,8 +22,11 @@ from ..storage.models import WorkflowRow, WorkflowVersion, utcnow
 from .errors import BadRequest, NotFound
 from .pagination import paginate
 from .principal import Principal
+from .subscriptions import Subscriptions
 
 HOOK_PATH = "/hooks/"
+# Triggers the workflows service handles itself (Tray's names): manual, webhook, callable.
+WORKFLOW_TRIGGERS = ("noop", "manual", "webhook", "callable-trigger")
 
 
 def _is_literal(value: Any) -> bool:
@@ -55,10 +58,51 @@ def _plain(value: Any) -> Any:
 
 
 class Workflows:
-    def __init__(self, settings: Settings, db: Database, registry: Registry) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        registry: Registry,
+        subscriptions: Subscriptions | None = None,
+    ) -> None:
         self.settings = settings
         self.db = db
         self.registry = registry
+        self.subscriptions = subscriptions
+
+    # -- triggers -------------------------------------------------------------------------
+    def service_trigger(self, workflow: Workflow):
+        """(trigger, operation) when the workflow starts on a service or schedule trigger;
+        None for the manual, webhook and callable triggers."""
+        step = workflow.trigger
+        if step.connector in WORKFLOW_TRIGGERS:
+            return None
+        trigger = self.registry.trigger(step.connector, step.version)
+        if trigger is None:
+            candidates = [t for t in self.registry.triggers() if t.name == step.connector]
+            trigger = candidates[-1] if candidates else None
+        op = trigger.operation(step.operation) if trigger else None
+        return (trigger, op) if op is not None else None
+
+    def _check_trigger(self, workflow: Workflow, problems: list[str]) -> None:
+        step = workflow.trigger
+        if step.connector in WORKFLOW_TRIGGERS:
+            return
+        found = self.service_trigger(workflow)
+        if found is None:
+            problems.append(
+                f"trigger: {step.connector} {step.version} {step.operation} is not a trigger "
+                f"Patchbay has (manual: noop, webhook, callable-trigger, or one of "
+                f"{', '.join(sorted({t.name for t in self.registry.triggers()}))})"
+            )
+            return
+        _trigger, op = found
+        settings = {k: _plain(v) for k, v in step.properties.items()}
+        if not all(_is_literal(v) for v in step.properties.values()):
+            problems.append("trigger: a service trigger's properties must be literal values")
+            return
+        for error in op.validator.errors(settings):
+            problems.append(f"trigger: {error}")
 
     # -- connectors of steps -------------------------------------------------------------
     def connector_for(self, name: str, version: str, operation: str) -> tuple[Connector, str]:
@@ -112,6 +156,7 @@ class Workflows:
                         visit(children, loops)
 
         visit(workflow.structure, ())
+        self._check_trigger(workflow, problems)
         return problems, notes
 
     def _check_step(self, name, step, problems: list[str], notes: list[str]) -> None:
@@ -162,6 +207,7 @@ class Workflows:
             "enabled": row.enabled,
             "version": row.current_version,
             "triggerUrl": self.trigger_url(row),
+            "subscriptionId": row.subscription_id,
             "createdAt": row.created_at.isoformat(),
             "updatedAt": row.updated_at.isoformat(),
         }
@@ -242,7 +288,11 @@ class Workflows:
         async with self.db.session() as s:
             row = await self._row(s, p, workflow_id)
             definition = await self.definition(s, row.id, row.current_version)
-        return self.to_api(row, definition)
+        body = self.to_api(row, definition)
+        intake = await self.trigger_info(row)
+        if intake:  # a service trigger configured by hand (Segment): where it sends
+            body["triggerUrl"] = intake
+        return body
 
     async def _save(self, s, row: WorkflowRow, definition: dict[str, Any]) -> int:
         latest = await s.scalar(
@@ -264,6 +314,8 @@ class Workflows:
             row = await self._row(s, p, workflow_id)
             await self._save(s, row, stored)
             await s.commit()
+        if row.enabled:  # the trigger may have changed: subscribe anew
+            await self.set_enabled(p, workflow_id, True)
         return {**self.to_api(row, stored), "notes": notes}
 
     async def rollback(self, p: Principal, workflow_id: str, version: int) -> dict[str, Any]:
@@ -294,21 +346,80 @@ class Workflows:
         }
 
     async def set_enabled(self, p: Principal, workflow_id: str, enabled: bool) -> dict[str, Any]:
+        """Enabling a workflow on a service or schedule trigger subscribes it (the trigger
+        registers with the service); disabling unsubscribes."""
         async with self.db.session() as s:
             row = await self._row(s, p, workflow_id)
-            if enabled:
-                self.validate(await self.definition(s, row.id, row.current_version))
-            row.enabled = enabled
-            row.updated_at = utcnow()
+            definition = await self.definition(s, row.id, row.current_version)
+        if enabled:
+            workflow, _ = self.validate(definition)
+            await self._unsubscribe(p, row)
+            row.subscription_id = await self._subscribe(p, row, workflow)
+        else:
+            await self._unsubscribe(p, row)
+        async with self.db.session() as s:
+            current = await self._row(s, p, workflow_id)
+            current.enabled = enabled
+            current.subscription_id = row.subscription_id
+            current.updated_at = utcnow()
             await s.commit()
-        return self.to_api(row)
+        return self.to_api(current)
+
+    async def _subscribe(self, p: Principal, row: WorkflowRow, workflow: Workflow) -> str | None:
+        found = self.service_trigger(workflow)
+        if found is None or self.subscriptions is None:
+            return None
+        trigger, op = found
+        step = workflow.trigger
+        created = await self.subscriptions.create(
+            Principal(org_id=row.org_id, kind="master", token_id=p.token_id),
+            {
+                "name": f"workflow {row.title}",
+                "trigger": {"name": trigger.name, "version": trigger.version},
+                "operation": op.name,
+                "input": {k: _plain(v) for k, v in step.properties.items()},
+                "endpoint": "",
+                "authenticationId": step.authentication,
+            },
+            workflow_id=row.id,
+        )
+        if created["state"] != "active":
+            error = created.get("error") or {}
+            raise BadRequest(
+                f"The trigger could not subscribe: {error.get('message', 'unknown error')}",
+                "trigger_subscription_failed",
+            )
+        return created["id"]
+
+    async def _unsubscribe(self, p: Principal, row: WorkflowRow) -> None:
+        if row.subscription_id and self.subscriptions is not None:
+            owner = Principal(org_id=row.org_id, kind="master", token_id=p.token_id)
+            try:
+                await self.subscriptions.delete(owner, row.subscription_id)
+            except NotFound:
+                pass
+            row.subscription_id = None
 
     async def delete(self, p: Principal, workflow_id: str) -> None:
         async with self.db.session() as s:
             row = await self._row(s, p, workflow_id)
-            row.deleted_at = utcnow()
-            row.enabled = False
+        await self._unsubscribe(p, row)
+        async with self.db.session() as s:
+            current = await self._row(s, p, workflow_id)
+            current.deleted_at = utcnow()
+            current.enabled = False
+            current.subscription_id = None
             await s.commit()
+
+    async def trigger_info(self, row: WorkflowRow) -> str | None:
+        """The URL a hand-configured sender posts to: the subscription's intake URL."""
+        if not row.subscription_id or self.subscriptions is None:
+            return None
+        owner = Principal(org_id=row.org_id, kind="master", token_id="workflow")
+        try:
+            return (await self.subscriptions.get(owner, row.subscription_id)).get("intakeUrl")
+        except NotFound:
+            return None
 
     async def export(self, p: Principal, workflow_id: str) -> dict[str, Any]:
         async with self.db.session() as s:

@@ -303,6 +303,8 @@ class WorkflowRow(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     current_version: Mapped[int] = mapped_column(Integer, default=1)
     trigger_id: Mapped[str] = mapped_column(String(64), unique=True)
+    # While enabled with a service or schedule trigger: the subscription feeding it.
+    subscription_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(nullable=True)
@@ -336,7 +338,9 @@ class WorkflowRun(Base):
     workflow_id: Mapped[str] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"))
     version: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="queued")
-    trigger_source: Mapped[str] = mapped_column(String(32), default="manual")
+    trigger_source: Mapped[str] = mapped_column(String(100), default="manual")
+    parent_run_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    reply: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # trigger reply, response
     trigger_output: Mapped[dict | list | None] = mapped_column(JSON, nullable=True)
     error: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     failed_step: Mapped[str | None] = mapped_column(String(200), nullable=True)

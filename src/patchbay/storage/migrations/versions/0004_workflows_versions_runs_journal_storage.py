@@ -50,6 +50,7 @@ def upgrade() -> None:
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("current_version", sa.Integer(), nullable=False),
         sa.Column("trigger_id", sa.String(length=64), nullable=False),
+        sa.Column("subscription_id", sa.String(length=36), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
@@ -74,7 +75,9 @@ def upgrade() -> None:
         sa.Column("workflow_id", sa.String(length=36), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("trigger_source", sa.String(length=32), nullable=False),
+        sa.Column("trigger_source", sa.String(length=100), nullable=False),
+        sa.Column("parent_run_id", sa.String(length=36), nullable=True),
+        sa.Column("reply", sa.JSON(), nullable=True),
         sa.Column("trigger_output", sa.JSON(), nullable=True),
         sa.Column("error", sa.JSON(), nullable=True),
         sa.Column("failed_step", sa.String(length=200), nullable=True),
@@ -91,6 +94,9 @@ def upgrade() -> None:
     with op.batch_alter_table("workflow_runs", schema=None) as batch_op:
         batch_op.create_index("ix_workflow_runs_due", ["status", "wake_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_workflow_runs_org_id"), ["org_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_workflow_runs_parent_run_id"), ["parent_run_id"], unique=False
+        )
         batch_op.create_index("ix_workflow_runs_workflow", ["workflow_id", "seq"], unique=False)
 
     op.create_table(
@@ -147,6 +153,7 @@ def downgrade() -> None:
     op.drop_table("workflow_versions")
     with op.batch_alter_table("workflow_runs", schema=None) as batch_op:
         batch_op.drop_index("ix_workflow_runs_workflow")
+        batch_op.drop_index(batch_op.f("ix_workflow_runs_parent_run_id"))
         batch_op.drop_index(batch_op.f("ix_workflow_runs_org_id"))
         batch_op.drop_index("ix_workflow_runs_due")
 

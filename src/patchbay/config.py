@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     # Workflows
     workflow_max_steps: int = 10_000
     workflow_retry_scale: float = 1.0
+    workflow_reply_timeout_seconds: float = 30.0
     # OAuth 2 clients, keyed by service environment id or service name:
     # {"slack": {"client_id", "client_secret", "authorize_url"?, "token_url"?}}
     oauth_clients: dict[str, dict[str, Any]] = Field(default_factory=dict)

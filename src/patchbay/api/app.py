@@ -23,6 +23,7 @@ from .routes import (
     triggers,
     usage,
     users,
+    workflow_import,
     workflows,
 )
 
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         usage,
         oauth,
         intake,
+        workflow_import,  # before workflows: /import is not a workflow id
         workflows,
     ):
         app.include_router(module.router)

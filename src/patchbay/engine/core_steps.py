@@ -25,6 +25,8 @@ ENGINE_STEPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "delay": (("1.0",), ("delay",)),
     "terminate": (("1.0",), ("terminate",)),
     "trigger-reply": (("1.0",), ("trigger_reply",)),
+    "call-workflow": (("2.0",), ("fire_and_forget", "fire_and_wait")),
+    "callable-response": (("1.0",), ("response",)),
 }
 
 STORAGE_SCOPES = ("Current Run", "Workflow", "Account")

@@ -39,7 +39,7 @@ from .authentications import Authentications
 from .errors import BadRequest, NotFound
 from .pagination import paginate
 from .principal import Principal
-from .workflows import Workflows
+from .workflows import Workflows, plain_value
 
 log = logging.getLogger("patchbay.runs")
 
@@ -74,6 +74,10 @@ def redact(value: Any) -> Any:
     if isinstance(value, list):
         return [redact(v) for v in value]
     return value
+
+
+def input_error_of(message: str) -> dict[str, Any]:
+    return {"message": message, "kind": "user_input_error"}
 
 
 class Suspend(Exception):
@@ -132,6 +136,8 @@ class RunRuntime:
         row = self.journal.get(key)
         if row is not None and row.status in ("succeeded", "failed"):
             return StepOutcome(row.status == "succeeded", row.output, row.error)
+        if step.connector == "call-workflow":
+            return await self._call_workflow(key, step, data)
         self.steps_run += 1
         if len(self.journal) + self.steps_run > self.runs.settings.workflow_max_steps:
             return StepOutcome(
@@ -178,6 +184,60 @@ class RunRuntime:
                 return outcome
             row.error = outcome.error
             self.journal[key] = row
+
+    async def _call_workflow(self, key: str, step: Step, data: dict[str, Any]) -> StepOutcome:
+        """Start the called workflow's run (its id derived from this step's key, so a
+        resumed parent never starts it twice); with ``fire_and_wait``, wait (durably, woken
+        when the child ends) for its callable response."""
+        target = data.get("workflow_id")
+        if not isinstance(target, str) or not target:
+            return await self._record(
+                key, step, data, StepOutcome(False, error=input_error_of("workflow_id is missing"))
+            )
+        child_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"patchbay:{self.run.id}:{key}"))
+        try:
+            await self.runs.start_child(self.run, child_id, target, data.get("data") or {})
+        except NotFound as exc:
+            return await self._record(
+                key, step, data, StepOutcome(False, error=input_error_of(exc.message))
+            )
+        if step.operation == "fire_and_forget":
+            return await self._record(key, step, data, StepOutcome(True, {"runId": child_id}))
+        child = await self.runs.run_state(child_id)
+        if child is None or child.status not in FINAL:
+            raise Suspend(utcnow() + timedelta(seconds=30))  # the child's end wakes us first
+        if child.status != "succeeded":
+            error = {
+                "message": f"The called workflow's run {child_id} {child.status}: "
+                + str((child.error or {}).get("message", "")),
+                "kind": "workflow_error",
+                "runId": child_id,
+            }
+            return await self._record(key, step, data, StepOutcome(False, error=error))
+        response = (child.reply or {}).get("body")
+        output = {"runId": child_id, "status": child.status, "response": response}
+        return await self._record(key, step, data, StepOutcome(True, output))
+
+    async def _record(self, key: str, step: Step, data, outcome: StepOutcome) -> StepOutcome:
+        """Journal a step whose execution is its own business (no retries)."""
+        now = utcnow()
+        row = RunStep(
+            run_id=self.run.id,
+            key=key,
+            kind="step",
+            step_name=step.name,
+            connector=step.connector,
+            operation=step.operation,
+            status="succeeded" if outcome.ok else "failed",
+            input=redact(data),
+            output=redact(outcome.output) if outcome.ok else None,
+            error=outcome.error,
+            attempts=1,
+            started_at=now,
+            finished_at=now,
+        )
+        self.journal[key] = await self._write(row)
+        return outcome
 
     def _delay(self, row: RunStep) -> float:
         kind = (row.error or {}).get("kind", "api_error")
@@ -239,7 +299,17 @@ class RunRuntime:
         if name == "storage":
             return await self.runs.storage(self.run, step.operation, data)
         if name == "trigger-reply":
-            return {"status": int(data.get("status") or 200), "body": data.get("body")}
+            reply = {
+                "status": int(data.get("status") or 200),
+                "headers": dict(data.get("headers") or {}),
+                "body": data.get("body"),
+            }
+            await self.runs.set_reply(self.run.id, reply)
+            return reply
+        if name == "callable-response":
+            reply = {"body": data.get("data")}
+            await self.runs.set_reply(self.run.id, reply)
+            return reply
         return {}
 
 
@@ -261,6 +331,7 @@ class Runs:
         self.lease = timedelta(seconds=settings.worker_lease_seconds)
         self._wake = asyncio.Event()
         self._running: dict[str, asyncio.Task] = {}
+        self._reply_waiters: dict[str, asyncio.Event] = {}
         self._task: asyncio.Task | None = None
         self._stopping = False
 
@@ -281,6 +352,66 @@ class Runs:
             await s.commit()
         self._wake.set()
         return self.run_to_api(run)
+
+    async def start_child(
+        self, parent: WorkflowRun, child_id: str, workflow_id: str, data: Any
+    ) -> None:
+        async with self.db.session() as s:
+            if await s.scalar(select(WorkflowRun.id).where(WorkflowRun.id == child_id)):
+                return
+            row = await s.scalar(
+                select(WorkflowRow).where(
+                    WorkflowRow.id == workflow_id,
+                    WorkflowRow.org_id == parent.org_id,
+                    WorkflowRow.deleted_at.is_(None),
+                )
+            )
+            if row is None:
+                raise NotFound(f"Workflow {workflow_id} not found", "workflow_not_found")
+            s.add(
+                WorkflowRun(
+                    id=child_id,
+                    org_id=row.org_id,
+                    workflow_id=row.id,
+                    version=row.current_version,
+                    trigger_source="call-workflow",
+                    trigger_output=data,
+                    parent_run_id=parent.id,
+                )
+            )
+            await s.commit()
+        self._wake.set()
+
+    async def run_state(self, run_id: str) -> WorkflowRun | None:
+        async with self.db.session() as s:
+            return await s.scalar(select(WorkflowRun).where(WorkflowRun.id == run_id))
+
+    async def set_reply(self, run_id: str, reply: dict[str, Any]) -> None:
+        async with self.db.session() as s, s.begin():
+            await s.execute(update(WorkflowRun).where(WorkflowRun.id == run_id).values(reply=reply))
+        waiter = self._reply_waiters.get(run_id)
+        if waiter is not None:
+            waiter.set()
+
+    async def wait_reply(self, run_id: str, timeout: float) -> WorkflowRun | None:
+        """The run once it replied (trigger reply) or ended; None after ``timeout``."""
+        event = self._reply_waiters.setdefault(run_id, asyncio.Event())
+        deadline = asyncio.get_running_loop().time() + timeout
+        try:
+            while True:
+                run = await self.run_state(run_id)
+                if run is not None and (run.reply is not None or run.status in FINAL):
+                    return run
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    return None
+                with contextlib.suppress(TimeoutError):
+                    # woken at once in this process; another process's run is polled
+                    async with asyncio.timeout(min(remaining, 0.05)):
+                        await event.wait()
+                event.clear()
+        finally:
+            self._reply_waiters.pop(run_id, None)
 
     async def start_for_event(self, workflow_id: str, event_id: str, data: Any) -> None:
         """A run for one event of the workflow's trigger subscription. The run's id is the
@@ -312,8 +443,11 @@ class Runs:
             await s.commit()
         self._wake.set()
 
-    async def start_from_hook(self, trigger_id: str, trigger_output: Any) -> dict | None:
-        """A webhook run of the enabled workflow behind ``trigger_id`` (None: none)."""
+    async def start_from_hook(
+        self, trigger_id: str, trigger_output: Any
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """A webhook run of the enabled workflow behind ``trigger_id``, and its trigger
+        step's settings (None: no such enabled workflow)."""
         async with self.db.session() as s:
             row = await s.scalar(
                 select(WorkflowRow).where(
@@ -323,6 +457,10 @@ class Runs:
                 )
             )
             if row is None:
+                return None
+            definition = await self.workflows.definition(s, row.id, row.current_version)
+            trigger = definition["steps"]["trigger"]
+            if trigger["connector"]["name"] != "webhook":
                 return None
             run = WorkflowRun(
                 org_id=row.org_id,
@@ -334,7 +472,8 @@ class Runs:
             s.add(run)
             await s.commit()
         self._wake.set()
-        return self.run_to_api(run)
+        settings = {k: plain_value(v) for k, v in (trigger.get("properties") or {}).items()}
+        return self.run_to_api(run), settings
 
     async def _run_row(self, s, p: Principal, workflow_id: str, run_id: str) -> WorkflowRun:
         await self.workflows._row(s, p, workflow_id)
@@ -644,3 +783,69 @@ class Runs:
                     .where(WorkflowRun.id == run_id, WorkflowRun.lease_owner == self.owner)
                     .values(lease_owner=None, lease_until=None)
                 )
+        if values.get("status") in FINAL:
+            await self._after(run_id)
+
+    async def _after(self, run_id: str) -> None:
+        """A run ended: wake a parent waiting for it, answer a waiting webhook, alert."""
+        waiter = self._reply_waiters.get(run_id)
+        if waiter is not None:
+            waiter.set()
+        run = await self.run_state(run_id)
+        if run is None:
+            return
+        if run.parent_run_id:
+            async with self.db.session() as s, s.begin():
+                await s.execute(
+                    update(WorkflowRun)
+                    .where(WorkflowRun.id == run.parent_run_id, WorkflowRun.status == "waiting")
+                    .values(wake_at=utcnow())
+                )
+            self._wake.set()
+        if run.status == "failed" and run.trigger_source != "alerting":
+            await self._alert(run)
+
+    async def _alert(self, run: WorkflowRun) -> None:
+        """Tray's alert payload to the failed workflow's alerting workflow, if it has one."""
+        async with self.db.session() as s:
+            row = await s.scalar(select(WorkflowRow).where(WorkflowRow.id == run.workflow_id))
+            definition = await self.workflows.definition(s, run.workflow_id, run.version)
+        target = (definition.get("settings") or {}).get("alerting_workflow_id")
+        if not target or row is None:
+            return
+        base = self.settings.effective_public_url + f"/core/v1/workflows/{run.workflow_id}"
+        error = run.error or {}
+        step = (definition.get("steps") or {}).get(run.failed_step or "", {})
+        payload = {
+            "workflow_uuid": run.workflow_id,
+            "workflow_url": base,
+            "workflow_title": row.title,
+            "step_name": run.failed_step,
+            "step_log_url": f"{base}/runs/{run.id}",
+            "connector": (step.get("connector") or {}).get("name"),
+            "message": error.get("message"),
+            "created": (run.finished_at or utcnow()).isoformat(),
+            "run_id": run.id,
+        }
+        async with self.db.session() as s:
+            alerting = await s.scalar(
+                select(WorkflowRow).where(
+                    WorkflowRow.id == target,
+                    WorkflowRow.org_id == run.org_id,
+                    WorkflowRow.deleted_at.is_(None),
+                )
+            )
+            if alerting is None:
+                log.warning("alerting workflow %s of %s not found", target, run.workflow_id)
+                return
+            s.add(
+                WorkflowRun(
+                    org_id=run.org_id,
+                    workflow_id=alerting.id,
+                    version=alerting.current_version,
+                    trigger_source="alerting",
+                    trigger_output=payload,
+                )
+            )
+            await s.commit()
+        self._wake.set()

@@ -45,14 +45,14 @@ def _is_literal(value: Any) -> bool:
     return not (isinstance(value, str) and "{$." in value)
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
     """A literal typed value as plain JSON."""
     if isinstance(value, dict) and "type" in value and "value" in value:
         kind, inner = value["type"], value["value"]
         if kind == "array":
-            return [_plain(v) for v in inner or []]
+            return [plain_value(v) for v in inner or []]
         if kind == "object":
-            return {k: _plain(v) for k, v in (inner or {}).items()}
+            return {k: plain_value(v) for k, v in (inner or {}).items()}
         return inner
     return value
 
@@ -97,7 +97,7 @@ class Workflows:
             )
             return
         _trigger, op = found
-        settings = {k: _plain(v) for k, v in step.properties.items()}
+        settings = {k: plain_value(v) for k, v in step.properties.items()}
         if not all(_is_literal(v) for v in step.properties.values()):
             problems.append("trigger: a service trigger's properties must be literal values")
             return
@@ -181,7 +181,7 @@ class Workflows:
             sub = (schema.get("properties") or {}).get(prop)
             if sub is None or not _is_literal(value):
                 continue
-            for error in Draft4Validator(sub).iter_errors(_plain(value)):
+            for error in Draft4Validator(sub).iter_errors(plain_value(value)):
                 where = "/".join(str(p) for p in error.absolute_path)
                 problems.append(f"{name}.{prop}{'/' + where if where else ''}: {error.message}")
 
@@ -377,7 +377,7 @@ class Workflows:
                 "name": f"workflow {row.title}",
                 "trigger": {"name": trigger.name, "version": trigger.version},
                 "operation": op.name,
-                "input": {k: _plain(v) for k, v in step.properties.items()},
+                "input": {k: plain_value(v) for k, v in step.properties.items()},
                 "endpoint": "",
                 "authenticationId": step.authentication,
             },

@@ -13,7 +13,9 @@ from ...services.errors import BadRequest, NotFound
 from ...services.platform import Platform
 from ...services.principal import Principal
 from ..deps import master, platform
-from ..responses import json_response
+from ..responses import error_body, json_response
+
+MAX_REPLY_SECONDS = 300.0  # Tray: a reply within 5 minutes
 
 router = APIRouter(prefix="/core/v1/workflows", tags=["workflows"])
 hooks = APIRouter(tags=["workflows"])
@@ -159,7 +161,38 @@ async def workflow_hook(trigger_id: str, request: Request, pf: Platform = Depend
         "query": dict(request.query_params),
         "method": request.method,
     }
-    run = await pf.runs.start_from_hook(trigger_id, trigger_output)
-    if run is None:
+    started = await pf.runs.start_from_hook(trigger_id, trigger_output)
+    if started is None:
         raise NotFound("No enabled workflow receives requests at this URL", "not_found")
-    return Response(orjson.dumps({"runId": run["id"]}), 202, media_type="application/json")
+    run, settings = started
+    if settings.get("mode") != "await_response":
+        return Response(orjson.dumps({"runId": run["id"]}), 202, media_type="application/json")
+    limit = pf.settings.workflow_reply_timeout_seconds
+    timeout = min(float(settings.get("timeout_seconds") or limit), MAX_REPLY_SECONDS)
+    done = await pf.runs.wait_reply(run["id"], timeout)
+    if done is None:
+        return error_response(
+            504, f"The workflow did not reply within {timeout:g} s", "reply_timeout"
+        )
+    if done.reply is not None:
+        reply = done.reply
+        body = reply.get("body")
+        headers = {str(k): str(v) for k, v in (reply.get("headers") or {}).items()}
+        if isinstance(body, bytes | str):
+            content = body.encode() if isinstance(body, str) else body
+            headers.setdefault("content-type", "text/plain; charset=utf-8")
+        else:
+            content = orjson.dumps(body)
+            headers.setdefault("content-type", "application/json")
+        return Response(content, int(reply.get("status") or 200), headers=headers)
+    if done.status == "succeeded":
+        return Response(
+            orjson.dumps({"runId": done.id, "status": done.status}),
+            200,
+            media_type="application/json",
+        )
+    return error_response(500, f"The workflow run {done.status} without replying", "run_failed")
+
+
+def error_response(status: int, message: str, code: str) -> Response:
+    return Response(error_body(message, code), status, media_type="application/json")

@@ -1,0 +1,49 @@
+"""Importing Tray exports (``POST /core/v1/workflows/import``), as JSON or YAML. Master
+token only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from ...services.platform import Platform
+from ...services.principal import Principal
+from ...services.workflow_import import YAML_MEDIA_TYPE, WorkflowImporter, parse_body
+from ..deps import master, platform
+from ..responses import json_response
+
+router = APIRouter(prefix="/core/v1/workflows", tags=["workflows"])
+
+
+def body_openapi(description: str) -> dict[str, Any]:
+    """An OpenAPI request body taking the same object as JSON or YAML (for routes that read
+    the raw body with ``parse_body``)."""
+    schema = {"type": "object", "description": description}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": schema},
+                YAML_MEDIA_TYPE: {"schema": schema},
+            },
+        }
+    }
+
+
+@router.post(
+    "/import",
+    status_code=201,
+    summary="Import a Tray export",
+    openapi_extra=body_openapi(
+        'A Tray export file: {"tray_export_version": 4, "export_type": "workflow" | '
+        '"project", "workflows": [...], "projects": []}'
+    ),
+)
+async def import_workflows(
+    request: Request, p: Principal = Depends(master), pf: Platform = Depends(platform)
+):
+    """Creates every workflow of the export, disabled (whatever the export says), even those
+    using connectors Patchbay lacks: they are reported and cannot be enabled until fixed."""
+    export = parse_body(request.headers.get("content-type"), await request.body())
+    return json_response(await WorkflowImporter(pf.workflows).run(p, export), 201)

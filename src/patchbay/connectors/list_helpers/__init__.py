@@ -1,0 +1,1 @@
+"""List helpers: pick, filter, sort, group and aggregate lists (Tray's "list-helpers")."""

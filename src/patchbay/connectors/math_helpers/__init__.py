@@ -1,0 +1,1 @@
+"""Math helpers: exact decimal arithmetic, rounding and list statistics (Tray's "math-helpers")."""

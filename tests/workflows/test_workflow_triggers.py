@@ -19,6 +19,10 @@ async def runs_of(api, wf_id, count, timeout=10.0) -> list[dict]:
     raise AssertionError(f"{len(elements)} runs of {count}")
 
 
+def hook_of(wf) -> str:
+    return "/" + wf["triggerUrl"].split("/", 3)[3]
+
+
 def remember(value):
     return {
         "storage-1": step(
@@ -28,8 +32,16 @@ def remember(value):
 
 
 async def test_webhook_starts_a_run_once_stored(api):
-    wf = await create(api, workflow([node("storage-1")], remember("$.steps.trigger.body.n")))
-    hook = "/" + wf["triggerUrl"].split("/", 3)[3]
+    manual = await create(api, workflow([node("storage-1")], remember(1)))
+    assert (
+        await api.client.post(f"/core/v1/workflows/{manual['id']}/enable", headers=api.master)
+    ).status_code == 200
+    api.expect_error(await api.client.post(hook_of(manual), json={}), 404, "not_found")
+
+    definition = workflow([node("storage-1")], remember("$.steps.trigger.body.n"))
+    definition["steps"]["trigger"] = step("webhook", "webhook", "2.0")
+    wf = await create(api, definition)
+    hook = hook_of(wf)
     r = await api.client.post(hook, json={"n": 1})
     api.expect_error(r, 404, "not_found")  # not enabled yet
     assert (

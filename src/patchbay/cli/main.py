@@ -12,6 +12,7 @@ import click
 
 from ..config import Settings
 from ..services.errors import ServiceError
+from .run import run_command
 
 T = TypeVar("T")
 
@@ -252,6 +253,9 @@ def fake(service: str, host: str, port: int) -> None:
         raise click.ClickException(f"No fake for {service!r}") from exc
     click.echo(f"Fake {service} listening on http://{host}:{port}")
     uvicorn.run(module.create_app(), host=host, port=port, log_level="warning", access_log=False)
+
+
+cli.add_command(run_command)
 
 
 def main() -> None:

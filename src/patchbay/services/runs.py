@@ -160,7 +160,9 @@ class RunRuntime:
                 attempts=0,
             )
         while True:
-            if row.attempts:  # a retry: wait as Tray's table says (durably)
+            # After a failed attempt, wait as Tray's table says (durably). An attempt found
+            # "running" was interrupted by a crash: it goes again at once.
+            if row.status == "retrying":
                 delay = self._delay(row)
                 await self.sleep_until(
                     f"{key}~retry{row.attempts}", utcnow() + timedelta(seconds=delay)
@@ -182,7 +184,9 @@ class RunRuntime:
                     # the interpreter needs the real output, not the redacted log
                     return StepOutcome(True, outcome.output)
                 return outcome
+            row.status = "retrying"
             row.error = outcome.error
+            row = await self._write(row)
             self.journal[key] = row
 
     async def _call_workflow(self, key: str, step: Step, data: dict[str, Any]) -> StepOutcome:
@@ -668,7 +672,8 @@ class Runs:
                 or_(
                     WorkflowRun.status == "queued",
                     (WorkflowRun.status == "waiting") & (WorkflowRun.wake_at <= now),
-                    (WorkflowRun.status == "running") & (WorkflowRun.lease_until < now),
+                    # its worker died (lease expired) or stopped (lease let go)
+                    WorkflowRun.status == "running",
                 ),
                 or_(WorkflowRun.lease_until.is_(None), WorkflowRun.lease_until < now),
             )

@@ -106,3 +106,150 @@ async def test_loop_storage_and_branch(api):
     last = [s for s in run["steps"] if s["step"] == "storage-2"][0]
     assert last["output"] == {"value": 10}
     assert len([s for s in run["steps"] if s["step"] == "storage-1"]) == 4
+
+
+async def test_validation_names_the_step_and_property(api):
+    cases = [
+        (
+            workflow([node("nope-1")], {"nope-1": step("nope", "x")}),
+            "nope-1: connector nope is not available in Patchbay",
+        ),
+        (
+            workflow([node("storage-1")], {"storage-1": step("storage", "explode", "1.4")}),
+            "storage-1: storage has no operation 'explode'",
+        ),
+        (
+            workflow(
+                [node("storage-1"), node("storage-2")],
+                {
+                    "storage-1": step("storage", "set", "1.4", key="k", value="$.steps.storage-2"),
+                    "storage-2": step("storage", "get", "1.4", key="k"),
+                },
+            ),
+            "storage-1.value: refers to step storage-2, which does not precede it",
+        ),
+        (
+            workflow(
+                [node("storage-1"), {"name": "break-1", "type": "break", "target": "loop-1"}],
+                {"storage-1": step("storage", "get", "1.4", key="k")},
+            ),
+            "break-1: a break must be inside the loop it targets (loop-1)",
+        ),
+        (
+            workflow(
+                [node("http-client-1")],
+                {"http-client-1": step("http-client", "get_request", url=42)},
+            ),
+            "http-client-1.url: 42 is not of type 'string'",
+        ),
+    ]
+    for definition, message in cases:
+        r = await api.client.post("/core/v1/workflows", json=definition, headers=api.master)
+        body = api.expect_error(r, 400, "invalid_workflow")
+        assert message in body["message"], (message, body["message"])
+    for broken in ({}, {"title": "x"}, [1], {"title": "t", "steps_structure": [], "steps": {}}):
+        r = await api.client.post("/core/v1/workflows", json=broken, headers=api.master)
+        api.expect_error(r, 400)
+
+
+async def test_versions_rollback_and_runs_pin_their_version(api):
+    def setter(value):
+        return workflow(
+            [node("storage-1")],
+            {"storage-1": step("storage", "set", "1.4", key="v", value=value)},
+        )
+
+    wf = await create(api, setter("one"))
+    assert wf["version"] == 1
+    r = await api.client.put(
+        f"/core/v1/workflows/{wf['id']}", json=setter("two"), headers=api.master
+    )
+    assert r.status_code == 200 and r.json()["version"] == 2
+    second = await run(api, wf["id"])
+    assert second["version"] == 2
+    assert steps_named(second, "storage-1")[0]["output"] == {"value": "two"}
+
+    r = await api.client.post(
+        f"/core/v1/workflows/{wf['id']}/versions/1/rollback", headers=api.master
+    )
+    assert r.status_code == 200 and r.json()["version"] == 3
+    third = await run(api, wf["id"])
+    assert steps_named(third, "storage-1")[0]["output"] == {"value": "one"}
+    versions = (
+        await api.client.get(f"/core/v1/workflows/{wf['id']}/versions", headers=api.master)
+    ).json()["elements"]
+    assert [v["version"] for v in versions] == [3, 2, 1]
+    assert [v["current"] for v in versions] == [True, False, False]
+    api.expect_error(
+        await api.client.post(
+            f"/core/v1/workflows/{wf['id']}/versions/9/rollback", headers=api.master
+        ),
+        404,
+        "version_not_found",
+    )
+    exported = (
+        await api.client.get(f"/core/v1/workflows/{wf['id']}/export", headers=api.master)
+    ).json()
+    assert exported["tray_export_version"] == 4
+    assert exported["workflows"][0]["steps"]["storage-1"]["properties"]["value"]["value"] == "one"
+
+
+async def test_tenancy_and_tokens(api):
+    wf = await create(
+        api, workflow([node("storage-1")], {"storage-1": step("storage", "get", key="k")})
+    )
+    _, other = await api.other_org()
+    for method, path in (
+        ("get", f"/core/v1/workflows/{wf['id']}"),
+        ("delete", f"/core/v1/workflows/{wf['id']}"),
+        ("post", f"/core/v1/workflows/{wf['id']}/runs"),
+        ("get", f"/core/v1/workflows/{wf['id']}/runs"),
+        ("post", f"/core/v1/workflows/{wf['id']}/enable"),
+    ):
+        api.expect_error(await getattr(api.client, method)(path, headers=other), 404)
+    _, user = await api.new_user()
+    api.expect_error(await api.client.get("/core/v1/workflows", headers=user), 403)
+    api.expect_error(await api.client.get("/core/v1/workflows"), 401)
+    r = await api.client.post(
+        f"/core/v1/workflows/{wf['id']}/runs", content=b"{nope", headers=api.master
+    )
+    api.expect_error(r, 400, "invalid_json")
+    api.expect_error(
+        await api.client.get(f"/core/v1/workflows/{wf['id']}/runs/nope", headers=api.master),
+        404,
+        "run_not_found",
+    )
+    assert (
+        await api.client.delete(f"/core/v1/workflows/{wf['id']}", headers=api.master)
+    ).status_code == 204
+    api.expect_error(
+        await api.client.get(f"/core/v1/workflows/{wf['id']}", headers=api.master), 404
+    )
+
+
+async def test_storage_is_safe_under_concurrent_runs(api):
+    wf = await create(
+        api,
+        workflow(
+            [node("storage-1")],
+            {
+                "storage-1": step(
+                    "storage", "atomic_increment", "1.4", scope="Workflow", key="n", value_to_add=1
+                )
+            },
+        ),
+    )
+    started = [
+        (
+            await api.client.post(
+                f"/core/v1/workflows/{wf['id']}/runs", json={}, headers=api.master
+            )
+        ).json()["id"]
+        for _ in range(25)
+    ]
+    outputs = []
+    for run_id in started:
+        body = await wait_run(api, wf["id"], run_id, timeout=30)
+        assert body["status"] == "succeeded", body
+        outputs.append(steps_named(body, "storage-1")[0]["output"]["value"])
+    assert sorted(outputs) == list(range(1, 26))  # every increment counted once

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     event_retention_days: float = 30.0
     # Workflows
     workflow_max_steps: int = 10_000
+    workflow_max_run_seconds: float = 24 * 3600.0
+    workflow_run_retention_days: float = 30.0
     workflow_retry_scale: float = 1.0
     workflow_reply_timeout_seconds: float = 30.0
     # OAuth 2 clients, keyed by service environment id or service name:

@@ -690,3 +690,37 @@ def test_media_kinds():
         assert media_kind(yaml_type) == "yaml"
     with pytest.raises(UnsupportedMediaType):
         media_kind("application/x-www-form-urlencoded")
+
+
+# Append to tests/workflows/test_import.py once /tmp/routes_workflows_yaml.patch is applied.
+
+
+async def test_yaml_create_update_and_export(api, endpoint):
+    _, url = endpoint
+    wf = small_export(url)["workflows"][0]
+    r = await api.client.post(
+        "/core/v1/workflows", content=to_yaml(wf), headers={**api.master, **YAML}
+    )
+    assert r.status_code == 201, r.text
+    wf_id = r.json()["id"]
+    wf["title"] = "Renamed"
+    r = await api.client.put(
+        f"/core/v1/workflows/{wf_id}",
+        content=to_yaml(wf),
+        headers={**api.master, "Content-Type": "text/yaml"},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["title"] == "Renamed"
+    r = await api.client.get(f"/core/v1/workflows/{wf_id}/export?format=yaml", headers=api.master)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("application/yaml")
+    as_json = await api.client.get(f"/core/v1/workflows/{wf_id}/export", headers=api.master)
+    assert parse_body("application/yaml", r.content) == as_json.json()
+    r = await api.client.get(f"/core/v1/workflows/{wf_id}/export?format=xml", headers=api.master)
+    api.expect_error(r, 400, "invalid_request")
+    r = await api.client.post(
+        "/core/v1/workflows", content=b"title: [\n", headers={**api.master, **YAML}
+    )
+    assert "line" in api.expect_error(r, 400, "invalid_yaml")["message"]
+    r = await api.client.post("/core/v1/workflows", content=b"{", headers=api.master)
+    api.expect_error(r, 400, "malformed_json")

@@ -12,6 +12,7 @@ import click
 
 from ..config import Settings
 from ..services.errors import ServiceError
+from .demo import demo_command
 from .run import run_command
 
 T = TypeVar("T")
@@ -256,6 +257,7 @@ def fake(service: str, host: str, port: int) -> None:
 
 
 cli.add_command(run_command)
+cli.add_command(demo_command)
 
 
 def main() -> None:

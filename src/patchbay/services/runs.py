@@ -25,7 +25,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, delete, func, or_, select, update
 
 from ..config import Settings
 from ..connectors.sdk.http import HttpClientPool
@@ -139,14 +139,14 @@ class RunRuntime:
         if step.connector == "call-workflow":
             return await self._call_workflow(key, step, data)
         self.steps_run += 1
-        if len(self.journal) + self.steps_run > self.runs.settings.workflow_max_steps:
-            return StepOutcome(
-                False,
-                error={
-                    "message": f"The run exceeded {self.runs.settings.workflow_max_steps} steps",
-                    "kind": "user_input_error",
-                },
-            )
+        limits = self.runs.settings
+        if len(self.journal) + self.steps_run > limits.workflow_max_steps:
+            message = f"The run exceeded {limits.workflow_max_steps} steps"
+            return StepOutcome(False, error={"message": message, "kind": "limit_exceeded"})
+        started = self.run.started_at or utcnow()
+        if (utcnow() - started).total_seconds() > limits.workflow_max_run_seconds:
+            message = f"The run exceeded {limits.workflow_max_run_seconds:g} s"
+            return StepOutcome(False, error={"message": message, "kind": "limit_exceeded"})
         if row is None:
             row = RunStep(
                 run_id=self.run.id,
@@ -175,7 +175,9 @@ class RunRuntime:
             retries = RETRIES.get(kind, ())
             if outcome.ok or row.attempts > len(retries):
                 row.status = "succeeded" if outcome.ok else "failed"
-                row.output = redact(outcome.output) if outcome.ok else None
+                # The journal keeps the real output (a resumed run replays it); the API
+                # shows it redacted.
+                row.output = outcome.output if outcome.ok else None
                 row.error = outcome.error
                 row.finished_at = utcnow()
                 row = await self._write(row)
@@ -234,7 +236,7 @@ class RunRuntime:
             operation=step.operation,
             status="succeeded" if outcome.ok else "failed",
             input=redact(data),
-            output=redact(outcome.output) if outcome.ok else None,
+            output=outcome.output if outcome.ok else None,
             error=outcome.error,
             attempts=1,
             started_at=now,
@@ -336,6 +338,7 @@ class Runs:
         self._wake = asyncio.Event()
         self._running: dict[str, asyncio.Task] = {}
         self._reply_waiters: dict[str, asyncio.Event] = {}
+        self._definitions: dict[tuple[str, int], dict[str, Any]] = {}
         self._task: asyncio.Task | None = None
         self._stopping = False
 
@@ -517,7 +520,7 @@ class Runs:
             "operation": row.operation,
             "status": row.status,
             "input": row.input,
-            "output": row.output,
+            "output": redact(row.output),
             "error": row.error,
             "attempts": row.attempts,
             "startedAt": row.started_at.isoformat(),
@@ -565,6 +568,93 @@ class Runs:
         if task is not None:
             task.cancel()
         return self.run_to_api(run)
+
+    async def replay(
+        self,
+        p: Principal,
+        workflow_id: str,
+        run_id: str,
+        *,
+        start: str = "start",
+        version: str = "original",
+    ) -> dict[str, Any]:
+        """A new run with the same trigger output, on the version the run had
+        (``original``) or the current one (``latest``); from the start, or from the failed
+        step (the steps that succeeded are carried over and replayed, not executed)."""
+        if start not in ("start", "failed_step") or version not in ("original", "latest"):
+            raise BadRequest(
+                "from must be start or failed_step; version original or latest", "invalid_replay"
+            )
+        async with self.db.session() as s:
+            original = await self._run_row(s, p, workflow_id, run_id)
+            if start == "failed_step" and original.status != "failed":
+                raise BadRequest("Only a failed run replays from its failed step", "run_not_failed")
+            row = await self.workflows._row(s, p, workflow_id)
+            replayed = WorkflowRun(
+                org_id=original.org_id,
+                workflow_id=original.workflow_id,
+                version=original.version if version == "original" else row.current_version,
+                trigger_source=f"replay:{original.id}",
+                trigger_output=original.trigger_output,
+            )
+            s.add(replayed)
+            await s.flush()
+            if start == "failed_step":
+                kept = (
+                    await s.scalars(
+                        select(RunStep).where(
+                            RunStep.run_id == original.id, RunStep.status == "succeeded"
+                        )
+                    )
+                ).all()
+                for r in kept:
+                    s.add(
+                        RunStep(
+                            run_id=replayed.id,
+                            key=r.key,
+                            kind=r.kind,
+                            step_name=r.step_name,
+                            connector=r.connector,
+                            operation=r.operation,
+                            status=r.status,
+                            input=r.input,
+                            output=r.output,
+                            attempts=0,  # carried over, not executed
+                            started_at=r.started_at,
+                            finished_at=r.finished_at,
+                        )
+                    )
+            await s.commit()
+        self._wake.set()
+        return self.run_to_api(replayed)
+
+    async def prune(self, older_than: datetime) -> int:
+        """Delete finished runs (and their journals) created before ``older_than``."""
+        removed = 0
+        while True:
+            async with self.db.engine.begin() as conn:
+                ids = (
+                    (
+                        await conn.execute(
+                            select(WorkflowRun.id)
+                            .where(
+                                WorkflowRun.status.in_(FINAL), WorkflowRun.created_at < older_than
+                            )
+                            .limit(500)
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+                if ids:
+                    await conn.execute(delete(RunStep).where(RunStep.run_id.in_(ids)))
+                    await conn.execute(
+                        delete(StoredValue).where(StoredValue.scope.in_([f"run:{i}" for i in ids]))
+                    )
+                    await conn.execute(delete(WorkflowRun).where(WorkflowRun.id.in_(ids)))
+                    removed += len(ids)
+            if len(ids) < 500:
+                return removed
 
     async def load_auth(self, org_id: str, auth_id: str):
         auth = await self.authentications.load(
@@ -649,6 +739,7 @@ class Runs:
         self._running.clear()
 
     async def _loop(self) -> None:
+        next_prune = 0.0
         while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.settings.worker_poll_seconds):
@@ -656,10 +747,29 @@ class Runs:
             self._wake.clear()
             try:
                 await self.scan()
+                now = asyncio.get_running_loop().time()
+                if now >= next_prune:  # hourly, and once at start
+                    next_prune = now + 3600
+                    days = self.settings.workflow_run_retention_days
+                    removed = await self.prune(utcnow() - timedelta(days=days))
+                    if removed:
+                        log.info("pruned %d run(s) older than %g days", removed, days)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("executor scan failed; retrying")
+
+    async def definition(self, workflow_id: str, version: int) -> dict[str, Any]:
+        """A version's definition (versions never change: cached)."""
+        key = (workflow_id, version)
+        found = self._definitions.get(key)
+        if found is None:
+            async with self.db.session() as s:
+                found = await self.workflows.definition(s, workflow_id, version)
+            if len(self._definitions) > 10_000:
+                self._definitions.clear()
+            self._definitions[key] = found
+        return found
 
     async def scan(self) -> None:
         room = self.settings.worker_concurrency - len(self._running)
@@ -667,7 +777,7 @@ class Runs:
             return
         now = utcnow()
         query = (
-            select(WorkflowRun.id)
+            select(WorkflowRun.id, WorkflowRun.workflow_id, WorkflowRun.version, WorkflowRun.status)
             .where(
                 or_(
                     WorkflowRun.status == "queued",
@@ -681,9 +791,38 @@ class Runs:
             .limit(room + len(self._running))
         )
         async with self.db.session() as s:
-            ids = [i for i in (await s.scalars(query)).all() if i not in self._running]
-        for run_id in ids[:room]:
+            candidates = [r for r in (await s.execute(query)).all() if r[0] not in self._running]
+        if not candidates:
+            return
+        limits: dict[str, int] = {}
+        for _run_id, workflow_id, version, _status in candidates:
+            settings = (await self.definition(workflow_id, version)).get("settings") or {}
+            limit = settings.get("max_concurrent_runs")
+            if isinstance(limit, int) and limit > 0:
+                limits[workflow_id] = limit
+        busy: dict[str, int] = {}
+        if limits:
+            async with self.db.session() as s:
+                rows = await s.execute(
+                    select(WorkflowRun.workflow_id, func.count())
+                    .where(
+                        WorkflowRun.workflow_id.in_(list(limits)),
+                        WorkflowRun.status.in_(("running", "waiting")),  # started, not ended
+                    )
+                    .group_by(WorkflowRun.workflow_id)
+                )
+                busy = dict(rows.all())
+        started = 0
+        for run_id, workflow_id, _version, status in candidates:
+            if started >= room:
+                break
+            fresh = status == "queued"  # a resumption is already counted as in progress
+            if fresh and workflow_id in limits and busy.get(workflow_id, 0) >= limits[workflow_id]:
+                continue  # the workflow has as many runs in progress as it may: later
             if await self._claim(run_id):
+                if fresh:
+                    busy[workflow_id] = busy.get(workflow_id, 0) + 1
+                started += 1
                 task = asyncio.create_task(self._execute(run_id), name="run")
                 self._running[run_id] = task
                 task.add_done_callback(lambda _t, rid=run_id: self._running.pop(rid, None))
@@ -698,7 +837,14 @@ class Runs:
                     WorkflowRun.status.not_in(FINAL),
                     or_(WorkflowRun.lease_until.is_(None), WorkflowRun.lease_until < now),
                 )
-                .values(lease_owner=self.owner, lease_until=now + self.lease)
+                .values(
+                    lease_owner=self.owner,
+                    lease_until=now + self.lease,
+                    # in progress from now on (what concurrency limits count)
+                    status=case(
+                        (WorkflowRun.status == "queued", "running"), else_=WorkflowRun.status
+                    ),
+                )
             )
         return result.rowcount == 1
 
@@ -720,7 +866,6 @@ class Runs:
                 run = await s.scalar(select(WorkflowRun).where(WorkflowRun.id == run_id))
                 if run is None or run.status in FINAL:
                     return
-                definition = await self.workflows.definition(s, run.workflow_id, run.version)
                 workflow_row = await s.scalar(
                     select(WorkflowRow).where(WorkflowRow.id == run.workflow_id)
                 )
@@ -730,6 +875,7 @@ class Runs:
                         await s.scalars(select(RunStep).where(RunStep.run_id == run.id))
                     ).all()
                 }
+            definition = await self.definition(run.workflow_id, run.version)
             if run.started_at is None:
                 run.started_at = utcnow()
                 async with self.db.session() as s, s.begin():
@@ -796,6 +942,8 @@ class Runs:
         waiter = self._reply_waiters.get(run_id)
         if waiter is not None:
             waiter.set()
+        async with self.db.session() as s, s.begin():  # "Current Run" storage ends with it
+            await s.execute(delete(StoredValue).where(StoredValue.scope == f"run:{run_id}"))
         run = await self.run_state(run_id)
         if run is None:
             return

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from ..engine.core_steps import ENGINE_STEPS, is_engine_step
 from ..engine.definition import TRIGGER, DefinitionError, Workflow, parse
-from ..storage.models import Authentication
+from ..storage.models import Authentication, WorkflowRow
 from .errors import BadRequest, ServiceError
 from .principal import Principal
 from .workflows import Workflows
@@ -27,6 +27,7 @@ from .workflows import Workflows
 EXPORT_VERSION = 4
 EXPORT_TYPES = ("workflow", "project")
 YAML_MEDIA_TYPE = "application/yaml"
+CALL_WORKFLOW = "call-workflow"
 YAML_MEDIA_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 
 
@@ -206,6 +207,63 @@ def _check_export(export: dict[str, Any]) -> list[Any]:
     return workflows
 
 
+def _references(workflow: Workflow) -> list[tuple[str | None, str]]:
+    """The workflows ``workflow`` names: ``(None, id)`` for its alerting workflow,
+    ``(step, id)`` for a call-workflow step's literal ``workflow_id``."""
+    found: list[tuple[str | None, str]] = []
+    alerting = (workflow.settings or {}).get("alerting_workflow_id")
+    if isinstance(alerting, str) and alerting:
+        found.append((None, alerting))
+    for name, step in workflow.steps.items():
+        target = step.properties.get("workflow_id") if step.connector == CALL_WORKFLOW else None
+        if isinstance(target, dict) and target.get("type") == "string":
+            if isinstance(target.get("value"), str) and target["value"]:
+                found.append((name, target["value"]))
+    return found
+
+
+def _link(
+    definition: dict[str, Any],
+    refs: list[tuple[str | None, str]],
+    created: dict[str, str],
+    sources: dict[str, int],
+    existing: set[str],
+    notes: list[str],
+) -> None:
+    """Point ``definition``'s references at the imported workflows; a reference to a
+    workflow neither in the export nor in Patchbay is dropped (alerting) or noted (call)."""
+    settings = definition["settings"] = dict(definition.get("settings") or {})
+    for step, ref in refs:
+        new = created.get(ref)
+        if step is None:
+            if new:
+                settings["alerting_workflow_id"] = new
+            elif ref not in existing:
+                del settings["alerting_workflow_id"]
+                why = (
+                    "is imported after this one (a cycle)"
+                    if ref in sources
+                    else "is neither in this export nor in Patchbay"
+                )
+                notes.append(
+                    f"settings.alerting_workflow_id: workflow {ref} {why}; the reference was "
+                    "dropped"
+                )
+            continue
+        if new:
+            exported = definition["steps"][step]
+            exported["properties"] = {
+                **exported["properties"],
+                "workflow_id": {"type": "string", "value": new},
+            }
+        elif ref in sources:
+            notes.append(f"{step}: calls workflow {ref} of this export in a cycle: set workflow_id")
+        elif ref not in existing:
+            notes.append(
+                f"{step}: calls workflow {ref}, which is neither in this export nor in Patchbay"
+            )
+
+
 class WorkflowImporter:
     """One export file into workflows. Every workflow is checked before any is stored: a
     workflow that is not well formed (no trigger, a node without its step...) refuses the
@@ -234,39 +292,50 @@ class WorkflowImporter:
         missing: dict[tuple[str, str], list[str]] = {}
         mappings: list[dict[str, str]] = []
         known_auths = await self._known_authentications(p, [w for _, w in parsed])
-        # Workflows named as another's alerting workflow are created first, so the
-        # reference can point at the new workflow.
-        alerting = {
-            str((w.settings or {}).get("alerting_workflow_id"))
-            for _, w in parsed
-            if (w.settings or {}).get("alerting_workflow_id")
-        }
-        order = sorted(
-            range(len(parsed)), key=lambda i: str(parsed[i][0].get("id")) not in alerting
-        )
-        created_ids: dict[str, str] = {}
-        results: dict[int, dict[str, Any]] = {}
-        for i in order:
-            raw, workflow = parsed[i]
+        notes_of: list[list[str]] = []
+        for raw, workflow in parsed:  # the report in the export's order
             notes: list[str] = []
             self._connectors(workflow, missing, mappings, notes)
-            definition = workflow.to_export()
-            definition["settings"] = self._settings(workflow, created_ids, notes)
             for name, step in workflow.steps.items():
-                if step.authentication and step.authentication not in known_auths:
+                if step.authentication and str(step.authentication) not in known_auths:
                     notes.append(
                         f"{name}: authentication {step.authentication} does not exist in "
                         "Patchbay (it comes from the export): create one and set it on the step"
                     )
             if raw.get("enabled") is True:
                 notes.append("enabled in the export: imported disabled; enable it once it is ready")
+            notes_of.append(notes)
+        # A workflow another one refers to (its alerting workflow, a workflow it calls) is
+        # created first, so the reference can point at the new workflow.
+        sources = {str(raw["id"]): i for i, (raw, _) in enumerate(parsed) if raw.get("id")}
+        refs = [_references(w) for _, w in parsed]
+        existing = await self._existing_workflows(
+            p, {ref for r in refs for _, ref in r} - set(sources)
+        )
+        order: list[int] = []
+
+        def visit(i: int, path: tuple[int, ...]) -> None:
+            if i in order or i in path:  # done, or a cycle: left for its own turn
+                return
+            for _, ref in refs[i]:
+                if ref in sources:
+                    visit(sources[ref], (*path, i))
+            order.append(i)
+
+        for i in range(len(parsed)):
+            visit(i, ())
+        created_ids: dict[str, str] = {}
+        results: dict[int, dict[str, Any]] = {}
+        for i in order:
+            raw, workflow = parsed[i]
+            notes = notes_of[i]
+            definition = workflow.to_export()
+            _link(definition, refs[i], created_ids, sources, existing, notes)
             body = await self.workflows.create(p, definition, keep_invalid=True)
             problems = list(body.get("problems", []))
             trigger = workflow.trigger.connector
             unknown = not is_engine_step(trigger) and self.registry.latest_trigger(trigger) is None
-            if unknown and not any(
-                x.startswith("trigger:") for x in problems
-            ):
+            if unknown and not any(x.startswith("trigger:") for x in problems):
                 notes.append(
                     f"trigger: Patchbay has no {trigger} trigger; the workflow starts only "
                     "when a run is started through the API or its webhook URL"
@@ -292,24 +361,6 @@ class WorkflowImporter:
                 "versionMappings": mappings,
             },
         }
-
-    def _settings(
-        self, workflow: Workflow, created_ids: dict[str, str], notes: list[str]
-    ) -> dict[str, Any]:
-        """The workflow's settings (its config kept as is), its alerting workflow pointed at
-        the imported one, or dropped when the export does not hold it."""
-        settings = dict(workflow.settings or {})
-        source = settings.get("alerting_workflow_id")
-        if source:
-            if str(source) in created_ids:
-                settings["alerting_workflow_id"] = created_ids[str(source)]
-            else:
-                del settings["alerting_workflow_id"]
-                notes.append(
-                    f"settings.alerting_workflow_id: workflow {source} is not in this export; "
-                    "the reference was dropped"
-                )
-        return settings
 
     def _connectors(
         self,
@@ -355,6 +406,19 @@ class WorkflowImporter:
                 entry = {"step": node.name, "connector": name, "from": version, "to": to}
                 if entry not in mappings:
                     mappings.append(entry)
+
+    async def _existing_workflows(self, p: Principal, ids: set[str]) -> set[str]:
+        if not ids:
+            return set()
+        async with self.workflows.db.session() as s:
+            found = await s.scalars(
+                select(WorkflowRow.id).where(
+                    WorkflowRow.id.in_(ids),
+                    WorkflowRow.org_id == p.org_id,
+                    WorkflowRow.deleted_at.is_(None),
+                )
+            )
+            return set(found)
 
     async def _known_authentications(self, p: Principal, workflows: list[Workflow]) -> set[str]:
         ids = {

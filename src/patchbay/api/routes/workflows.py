@@ -3,17 +3,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import orjson
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from ...services.errors import BadRequest, NotFound
 from ...services.platform import Platform
 from ...services.principal import Principal
+from ...services.workflow_import import YAML_MEDIA_TYPE, parse_body, to_yaml
 from ..deps import master, platform
 from ..responses import error_body, json_response
+from .workflow_import import body_openapi
 
 MAX_REPLY_SECONDS = 300.0  # Tray: a reply within 5 minutes
 
@@ -21,12 +24,16 @@ router = APIRouter(prefix="/core/v1/workflows", tags=["workflows"])
 hooks = APIRouter(tags=["workflows"])
 
 
-@router.post("", status_code=201, summary="Create a workflow")
+@router.post(
+    "",
+    status_code=201,
+    summary="Create a workflow",
+    openapi_extra=body_openapi("One workflow in Tray's export shape (JSON or YAML)"),
+)
 async def create_workflow(
-    body: dict[str, Any] = Body(description="One workflow in Tray's export shape"),
-    p: Principal = Depends(master),
-    pf: Platform = Depends(platform),
+    request: Request, p: Principal = Depends(master), pf: Platform = Depends(platform)
 ):
+    body = parse_body(request.headers.get("content-type"), await request.body())
     return json_response(await pf.workflows.create(p, body), 201)
 
 
@@ -47,13 +54,18 @@ async def get_workflow(
     return json_response(await pf.workflows.get(p, workflow_id))
 
 
-@router.put("/{workflow_id}", summary="Save a new version of a workflow")
+@router.put(
+    "/{workflow_id}",
+    summary="Save a new version of a workflow",
+    openapi_extra=body_openapi("One workflow in Tray's export shape (JSON or YAML)"),
+)
 async def update_workflow(
     workflow_id: str,
-    body: dict[str, Any] = Body(),
+    request: Request,
     p: Principal = Depends(master),
     pf: Platform = Depends(platform),
 ):
+    body = parse_body(request.headers.get("content-type"), await request.body())
     return json_response(await pf.workflows.update(p, workflow_id, body))
 
 
@@ -97,9 +109,15 @@ async def rollback(
 
 @router.get("/{workflow_id}/export", summary="Export as a tray_export_version 4 file")
 async def export_workflow(
-    workflow_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
+    workflow_id: str,
+    format: Literal["json", "yaml"] = Query(default="json"),
+    p: Principal = Depends(master),
+    pf: Platform = Depends(platform),
 ):
-    return json_response(await pf.workflows.export(p, workflow_id))
+    export = await pf.workflows.export(p, workflow_id)
+    if format == "yaml":
+        return Response(to_yaml(export), media_type=YAML_MEDIA_TYPE)
+    return json_response(export)
 
 
 @router.post("/{workflow_id}/runs", status_code=201, summary="Start a manual run")
@@ -141,6 +159,27 @@ async def cancel_run(
     workflow_id: str, run_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
 ):
     return json_response(await pf.runs.cancel(p, workflow_id, run_id))
+
+
+class ReplayBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    from_: Literal["start", "failed_step"] = Field(default="start", alias="from")
+    version: Literal["original", "latest"] = "original"
+
+
+@router.post("/{workflow_id}/runs/{run_id}/replay", status_code=201, summary="Replay a run")
+async def replay_run(
+    workflow_id: str,
+    run_id: str,
+    body: ReplayBody | None = None,
+    p: Principal = Depends(master),
+    pf: Platform = Depends(platform),
+):
+    body = body or ReplayBody()
+    return json_response(
+        await pf.runs.replay(p, workflow_id, run_id, start=body.from_, version=body.version),
+        201,
+    )
 
 
 @hooks.post("/hooks/{trigger_id}", status_code=202, summary="A workflow's webhook trigger")

@@ -1,0 +1,1 @@
+"""Data Mapper: rename keys of objects and translate values through lookup tables."""

@@ -1,0 +1,210 @@
+"""Data Mapper: rename keys of objects (``map_values``) and translate one value through a
+lookup table (``map_value``).
+
+Key paths are dot-separated (``"address.city"``); ``\\.`` is a literal dot in a key. When
+reading, a segment of digits indexes into a list (``"items.0.sku"``); when writing, every
+segment is an object key and missing objects are created.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from ..sdk import ConnectorError, Context, field, operation
+
+_MISSING = object()
+_SPLIT = re.compile(r"(?<!\\)\.")
+
+
+def _fail(message: str) -> ConnectorError:
+    return ConnectorError(message, "connector_error")
+
+
+def parse_path(path: str, where: str) -> list[str]:
+    """``"a.b\\.c"`` -> ``["a", "b.c"]``; an empty segment is an error naming ``where``."""
+    segments = [segment.replace("\\.", ".") for segment in _SPLIT.split(path)]
+    if not path or any(segment == "" for segment in segments):
+        raise _fail(f"{where}: {path!r} is not a key path (empty key)")
+    return segments
+
+
+def get_path(value: Any, segments: list[str]) -> Any:
+    """The value at ``segments`` in ``value``, or ``_MISSING``."""
+    for segment in segments:
+        if isinstance(value, Mapping) and segment in value:
+            value = value[segment]
+        elif isinstance(value, list) and segment.isdigit() and int(segment) < len(value):
+            value = value[int(segment)]
+        else:
+            return _MISSING
+    return value
+
+
+def set_path(target: dict, segments: list[str], value: Any) -> None:
+    """Write ``value`` at ``segments``, creating (or replacing non-object values by) objects
+    on the way."""
+    for segment in segments[:-1]:
+        child = target.get(segment)
+        if not isinstance(child, dict):
+            child = target[segment] = {}
+        target = child
+    target[segments[-1]] = value
+
+
+def delete_path(target: Any, segments: list[str]) -> None:
+    """Remove the key at ``segments`` (object keys only); absent paths are left alone."""
+    for segment in segments[:-1]:
+        target = target.get(segment) if isinstance(target, dict) else None
+    if isinstance(target, dict):
+        target.pop(segments[-1], None)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else type(value).__name__
+
+
+# -- map_values -------------------------------------------------------------------------
+class KeyMapping(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: str = field(
+        title="From", alias="from", min_length=1, description='A key path, e.g. "address.city".'
+    )
+    to: str = field(title="To", min_length=1, description='A key path, e.g. "city".')
+
+
+class MapValuesInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    value: Any = field(title="Value", description="An object, or a list of objects.")
+    mappings: list[KeyMapping] = field(
+        title="Mappings", description="Each copies the value at `from` to `to`."
+    )
+    keep_unmapped: bool = field(
+        False,
+        title="Keep unmapped keys",
+        description="Also keep the keys no mapping reads from (mapped source keys are "
+        "removed). Off: the result holds only the mapped keys.",
+    )
+
+
+class MapValuesOutput(BaseModel):
+    result: Any = field(title="Result", description="The mapped object or list of objects.")
+
+
+def _map_object(item: Any, where: str, mappings: list[tuple[list[str], list[str]]], keep: bool):
+    if not isinstance(item, Mapping):
+        raise _fail(f"{where} must be an object, got {_kind(item)}")
+    found = [(to, get_path(item, source)) for source, to in mappings]
+    result: dict[str, Any] = {}
+    if keep:
+        result = copy.deepcopy(dict(item))
+        for source, _ in mappings:
+            delete_path(result, source)
+    for to, value in found:
+        if value is not _MISSING:  # an absent source key writes nothing
+            set_path(result, to, copy.deepcopy(value))
+    return result
+
+
+@operation(
+    title="Map keys",
+    description="Rename the keys of an object or of every object in a list, following a "
+    "table of {from, to} key paths.",
+    input=MapValuesInput,
+    output=MapValuesOutput,
+)
+async def map_values(ctx: Context, data: MapValuesInput) -> dict:
+    mappings = [
+        (parse_path(m.from_, f"mappings[{i}].from"), parse_path(m.to, f"mappings[{i}].to"))
+        for i, m in enumerate(data.mappings)
+    ]
+    if isinstance(data.value, list):
+        result: Any = [
+            _map_object(item, f"value[{i}]", mappings, data.keep_unmapped)
+            for i, item in enumerate(data.value)
+        ]
+    else:
+        result = _map_object(data.value, "value", mappings, data.keep_unmapped)
+    return {"result": result}
+
+
+# -- map_value --------------------------------------------------------------------------
+class ValueMapping(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: Any = field(title="From", alias="from", description="Any JSON value, null too.")
+    to: Any = field(title="To", description="Any JSON value, null too.")
+
+
+class MapValueInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    value: Any = field(None, title="Value", description="The value to look up.")
+    mappings: list[ValueMapping] = field(
+        title="Mappings", description="The lookup table; the first matching `from` wins."
+    )
+    default: Any = field(
+        None,
+        title="Default",
+        description="The result when nothing matches. Left out: the value itself.",
+    )
+    case_sensitive: bool = field(
+        True,
+        title="Case sensitive",
+        description="Off: strings match regardless of case.",
+        advanced=True,
+    )
+
+
+class MapValueOutput(BaseModel):
+    result: Any = field(title="Result")
+    matched: bool = field(title="Matched", description="Whether a mapping matched.")
+
+
+def _same(a: Any, b: Any, case_sensitive: bool) -> bool:
+    """Equality without coercion: 1 and "1" differ, 1 and true differ, 1 and 1.0 match;
+    lists and objects compare item by item."""
+    if isinstance(a, str) and isinstance(b, str):
+        return a == b if case_sensitive else a.casefold() == b.casefold()
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(
+            _same(x, y, case_sensitive) for x, y in zip(a, b, strict=True)
+        )
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(_same(a[k], b[k], case_sensitive) for k in a)
+    return a is None and b is None
+
+
+@operation(
+    title="Map one value",
+    description="Translate one value through a lookup table of {from, to} pairs.",
+    input=MapValueInput,
+    output=MapValueOutput,
+)
+async def map_value(ctx: Context, data: MapValueInput) -> dict:
+    for mapping in data.mappings:
+        if _same(data.value, mapping.from_, data.case_sensitive):
+            return {"result": mapping.to, "matched": True}
+    fallback = data.default if "default" in data.model_fields_set else data.value
+    return {"result": fallback, "matched": False}
+
+
+OPERATIONS = [map_values, map_value]

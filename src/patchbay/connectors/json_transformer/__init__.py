@@ -1,0 +1,1 @@
+"""JSON Transformer: query and reshape JSON with JSONata or JMESPath."""

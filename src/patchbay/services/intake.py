@@ -16,7 +16,6 @@ request. A redelivery of a request already stored (same dedupe key, e.g. Segment
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -30,13 +29,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..connectors.sdk import IncomingRequest, NoTrigger, Reply, TriggerRejected
 from ..storage.db import Database
+from ..storage.group_commit import GroupCommit
 from ..storage.models import IntakeRequest, Subscription, new_id
 from .subscriptions import LiveSubscription, Subscriptions
 
 log = logging.getLogger("patchbay.intake")
 
 ACCEPTS = ("creating", "active")
-MAX_BATCH = 500
 MAX_DEDUPE_KEY = 255
 
 
@@ -58,72 +57,23 @@ def request_dedupe_key(keys: list[str | None]) -> str | None:
 
 
 class IntakeWriter:
-    """Group commit of intake rows: :meth:`write` returns once the row is durable (True) or
-    was a duplicate of a stored one (False); raises when the batch could not be written."""
+    """Intake rows through the group commit: :meth:`write` returns once the row is durable
+    (True) or was a duplicate of a stored one (False); raises when it could not be written."""
 
     def __init__(self, db: Database) -> None:
-        self.db = db
-        self._queue: list[tuple[dict[str, Any], asyncio.Future]] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        self.committer = GroupCommit(db, "intake-writer")
         table = IntakeRequest.__table__
         dialect = postgresql if not db.is_sqlite else sqlite
         self._statement = dialect.insert(table).on_conflict_do_nothing().returning(table.c.id)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="intake-writer")
+        self.committer.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-        for _row, future in self._queue:
-            if not future.done():
-                future.set_exception(RuntimeError("Patchbay is shutting down"))
-        self._queue.clear()
+        await self.committer.stop()
 
     async def write(self, row: dict[str, Any]) -> bool:
-        if self._task is None:
-            raise RuntimeError("the intake writer is not running")
-        future = asyncio.get_running_loop().create_future()
-        self._queue.append((row, future))
-        self._wake.set()
-        return await future
-
-    async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._queue:
-                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-                try:
-                    inserted = await self._commit([row for row, _ in batch])
-                except asyncio.CancelledError:
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(RuntimeError("Patchbay is shutting down"))
-                    raise
-                except Exception as exc:
-                    log.exception("could not store %d intake request(s)", len(batch))
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                for row, future in batch:
-                    if not future.done():
-                        future.set_result(row["id"] in inserted)
-
-    async def _commit(self, rows: list[dict[str, Any]]) -> set[str]:
-        # One statement, compiled once and cached; executed for many rows it becomes
-        # multi-row INSERTs ("insertmanyvalues") returning the ids that were new.
-        async with self.db.engine.begin() as conn:
-            result = await conn.execute(self._statement, rows)
-            return {r[0] for r in result}
+        return bool(await self.committer.execute(self._statement, row))
 
 
 class Intake:

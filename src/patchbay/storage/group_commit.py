@@ -1,0 +1,97 @@
+"""Group commit: many small writes from concurrent tasks share one transaction.
+
+A task calls :meth:`GroupCommit.execute` with a statement and its parameters and gets its
+answer once the transaction holding its write has committed (durable), or the exception
+that made the transaction fail. Writes queued while a transaction is in flight go in the
+next one, so under load the cost of a commit (an fsync on PostgreSQL, the write lock on
+SQLite) is paid once per batch instead of once per write. Writes of the same statement are
+executed together (executemany, which SQLAlchemy turns into multi-row statements), in the
+order their statement first appeared in the batch.
+
+The answer of a statement with ``RETURNING`` (an ``INSERT ... ON CONFLICT DO NOTHING
+RETURNING id``) is whether the row's ``id`` came back (stored, not a duplicate); of any
+other statement, ``None``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from .db import Database
+
+log = logging.getLogger("patchbay.storage")
+
+MAX_BATCH = 500
+
+
+class GroupCommit:
+    def __init__(self, db: Database, name: str = "group-commit") -> None:
+        self.db = db
+        self.name = name
+        self._queue: list[tuple[Any, dict[str, Any], asyncio.Future]] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self._fail(self._queue, RuntimeError("Patchbay is shutting down"))
+        self._queue.clear()
+
+    async def execute(self, statement: Any, params: dict[str, Any]) -> Any:
+        if self._task is None:
+            raise RuntimeError(f"{self.name} is not running")
+        future = asyncio.get_running_loop().create_future()
+        self._queue.append((statement, params, future))
+        self._wake.set()
+        return await future
+
+    @staticmethod
+    def _fail(items, exc: BaseException) -> None:
+        for _statement, _params, future in items:
+            if not future.done():
+                future.set_exception(exc)
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                try:
+                    answers = await self._commit(batch)
+                except asyncio.CancelledError:
+                    self._fail(batch, RuntimeError("Patchbay is shutting down"))
+                    raise
+                except Exception as exc:
+                    log.exception("%s: a batch of %d write(s) failed", self.name, len(batch))
+                    self._fail(batch, exc)
+                    continue
+                for (_statement, _params, future), answer in zip(batch, answers, strict=True):
+                    if not future.done():
+                        future.set_result(answer)
+
+    async def _commit(self, batch) -> list[Any]:
+        groups: dict[int, tuple[Any, list[int]]] = {}
+        for i, (statement, _params, _future) in enumerate(batch):
+            groups.setdefault(id(statement), (statement, []))[1].append(i)
+        answers: list[Any] = [None] * len(batch)
+        async with self.db.engine.begin() as conn:
+            for statement, indexes in groups.values():
+                rows = [batch[i][1] for i in indexes]
+                result = await conn.execute(statement, rows)
+                if result.returns_rows:
+                    stored = {r[0] for r in result}
+                    for i in indexes:
+                        answers[i] = batch[i][1].get("id") in stored
+        return answers

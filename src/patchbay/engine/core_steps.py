@@ -30,6 +30,8 @@ ENGINE_STEPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 STORAGE_SCOPES = ("Current Run", "Workflow", "Account")
+# Engine steps that only compute (no checkpoint needed before them).
+PURE_ENGINE_STEPS = frozenset({"loop", "branch", "noop", "manual", "webhook", "callable-trigger"})
 
 
 class StepInputError(ValueError):

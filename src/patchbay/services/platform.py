@@ -90,6 +90,7 @@ class Platform:
         self.default_org_id = await self.identity.ensure_org()
         self.usage.start()
         self.intake.start()
+        self.runs.open()
         if self.settings.background_workers:
             self.dispatcher.start()
             self.runs.start_worker()
@@ -99,7 +100,7 @@ class Platform:
         return None
 
     async def stop(self) -> None:
-        await self.runs.stop_worker()
+        await self.runs.close()
         await self.dispatcher.stop()
         await self.intake.stop()
         await self.usage.stop()

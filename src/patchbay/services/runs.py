@@ -25,7 +25,8 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy import bindparam, case, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..config import Settings
 from ..connectors.sdk.http import HttpClientPool
@@ -34,6 +35,7 @@ from ..engine import core_steps
 from ..engine.definition import Step, parse
 from ..engine.interpreter import Interpreter, StepOutcome
 from ..storage.db import Database
+from ..storage.group_commit import GroupCommit
 from ..storage.models import RunStep, StoredValue, WorkflowRow, WorkflowRun, utcnow
 from .authentications import Authentications
 from .errors import BadRequest, NotFound
@@ -80,6 +82,57 @@ def input_error_of(message: str) -> dict[str, Any]:
     return {"message": message, "kind": "user_input_error"}
 
 
+JOURNAL_COLUMNS = (
+    "run_id",
+    "key",
+    "kind",
+    "step_name",
+    "connector",
+    "operation",
+    "status",
+    "input",
+    "output",
+    "error",
+    "attempts",
+    "started_at",
+    "finished_at",
+)
+
+
+def journal_upsert(is_sqlite: bool):
+    """``INSERT ... ON CONFLICT (run_id, key) DO UPDATE``: one statement for every journal
+    write, so the group commit runs them together."""
+    table = RunStep.__table__
+    insert = sqlite.insert if is_sqlite else postgresql.insert
+    statement = insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=["run_id", "key"],
+        set_={c: statement.excluded[c] for c in JOURNAL_COLUMNS if c not in ("run_id", "key")},
+    )
+
+
+def finish_statement():
+    """A run's end (or wait), for the group commit: its outcome, and the lease let go."""
+    t = WorkflowRun.__table__
+    return (
+        update(t)
+        .where(
+            t.c.id == bindparam("b_id"),
+            t.c.lease_owner == bindparam("b_owner"),
+            t.c.status != "cancelled",
+        )
+        .values(
+            status=bindparam("status"),
+            wake_at=bindparam("wake_at", type_=t.c.wake_at.type),
+            finished_at=bindparam("finished_at", type_=t.c.finished_at.type),
+            error=bindparam("error", type_=t.c.error.type),
+            failed_step=bindparam("failed_step"),
+            lease_owner=None,
+            lease_until=None,
+        )
+    )
+
+
 class Suspend(Exception):
     """The run waits until ``when``; it holds no worker meanwhile."""
 
@@ -99,13 +152,17 @@ class RunRuntime:
         self.run = run
         self.journal = journal
         self.steps_run = 0
+        self.run_storage = False  # whether it used "Current Run" storage
 
     # -- journal --------------------------------------------------------------------------
     async def _write(self, row: RunStep) -> RunStep:
-        async with self.runs.db.session() as s:
-            merged = await s.merge(row)
-            await s.commit()
-        return merged
+        """Upsert one journal entry; returns once it is committed (group commit)."""
+        params = {c: getattr(row, c) for c in JOURNAL_COLUMNS}
+        params["run_id"] = self.run.id
+        params["started_at"] = params["started_at"] or utcnow()
+        params["attempts"] = params["attempts"] or 0
+        await self.runs.writes.execute(self.runs.journal_upsert, params)
+        return row
 
     async def _value(self, key: str, make) -> Any:
         found = self.journal.get(key)
@@ -113,10 +170,7 @@ class RunRuntime:
             return found.output
         value = make()
         row = RunStep(run_id=self.run.id, key=key, kind="value", status="succeeded", output=value)
-        async with self.runs.db.session() as s:
-            s.add(row)
-            await s.commit()
-        self.journal[key] = row
+        self.journal[key] = await self._write(row)
         return value
 
     async def now(self, key: str) -> datetime:
@@ -170,7 +224,8 @@ class RunRuntime:
             row.attempts += 1
             row.status = "running"
             row.started_at = utcnow()
-            row = await self._write(row)  # checkpoint: this attempt started
+            if not self.runs.is_pure(step):
+                row = await self._write(row)  # checkpoint: this attempt started
             outcome, kind = await self._execute(step, data, f"{self.run.id}:{key}")
             retries = RETRIES.get(kind, ())
             if outcome.ok or row.attempts > len(retries):
@@ -303,6 +358,8 @@ class RunRuntime:
         if name == "branch":
             return core_steps.pick_branch(data)
         if name == "storage":
+            if (data.get("scope") or "Current Run") == "Current Run":
+                self.run_storage = True
             return await self.runs.storage(self.run, step.operation, data)
         if name == "trigger-reply":
             reply = {
@@ -339,6 +396,9 @@ class Runs:
         self._running: dict[str, asyncio.Task] = {}
         self._reply_waiters: dict[str, asyncio.Event] = {}
         self._definitions: dict[tuple[str, int], dict[str, Any]] = {}
+        self.writes = GroupCommit(db, "run-journal")
+        self.journal_upsert = journal_upsert(db.is_sqlite)
+        self.finish_statement = finish_statement()
         self._task: asyncio.Task | None = None
         self._stopping = False
 
@@ -597,6 +657,8 @@ class Runs:
                 trigger_source=f"replay:{original.id}",
                 trigger_output=original.trigger_output,
             )
+            if start == "failed_step":  # a journal to replay: resumed, not started afresh
+                replayed.status, replayed.wake_at = "waiting", utcnow()
             s.add(replayed)
             await s.flush()
             if start == "failed_step":
@@ -720,6 +782,14 @@ class Runs:
         raise RuntimeError(f"storage key {key} is too contended")
 
     # -- the executor ----------------------------------------------------------------------
+    def open(self) -> None:
+        """The journal's writer (needed to start runs, with or without the executor)."""
+        self.writes.start()
+
+    async def close(self) -> None:
+        await self.stop_worker()
+        await self.writes.stop()
+
     def start_worker(self) -> None:
         if self._task is None:
             self._stopping = False
@@ -758,6 +828,18 @@ class Runs:
                 raise
             except Exception:
                 log.exception("executor scan failed; retrying")
+
+    def is_pure(self, step: Step) -> bool:
+        """Whether running ``step`` again is harmless (no checkpoint before it)."""
+        if core_steps.is_engine_step(step.connector):
+            return step.connector in core_steps.PURE_ENGINE_STEPS
+        try:
+            connector, _ = self.workflows.connector_for(
+                step.connector, step.version, step.operation
+            )
+        except LookupError:
+            return False
+        return not connector.side_effects
 
     async def definition(self, workflow_id: str, version: int) -> dict[str, Any]:
         """A version's definition (versions never change: cached)."""
@@ -812,20 +894,59 @@ class Runs:
                     .group_by(WorkflowRun.workflow_id)
                 )
                 busy = dict(rows.all())
-        started = 0
+        chosen: list[tuple[str, bool]] = []
         for run_id, workflow_id, _version, status in candidates:
-            if started >= room:
+            if len(chosen) >= room:
                 break
             fresh = status == "queued"  # a resumption is already counted as in progress
             if fresh and workflow_id in limits and busy.get(workflow_id, 0) >= limits[workflow_id]:
                 continue  # the workflow has as many runs in progress as it may: later
-            if await self._claim(run_id):
-                if fresh:
-                    busy[workflow_id] = busy.get(workflow_id, 0) + 1
-                started += 1
-                task = asyncio.create_task(self._execute(run_id), name="run")
-                self._running[run_id] = task
-                task.add_done_callback(lambda _t, rid=run_id: self._running.pop(rid, None))
+            if fresh:
+                busy[workflow_id] = busy.get(workflow_id, 0) + 1
+            chosen.append((run_id, fresh))
+        if not chosen:
+            return
+        fresh_ids = {run_id for run_id, fresh in chosen if fresh}
+        for claimed in await self._claim_many([run_id for run_id, _ in chosen]):
+            task = asyncio.create_task(
+                self._execute(claimed.id, claimed, fresh=claimed.id in fresh_ids), name="run"
+            )
+            self._running[claimed.id] = task
+            task.add_done_callback(lambda _t, rid=claimed.id: self._running.pop(rid, None))
+
+    async def _claim_many(self, run_ids: list[str]) -> list[WorkflowRun]:
+        """Take the leases of the runs nobody holds, in one statement; the runs as claimed."""
+        now = utcnow()
+        columns = [c for c in WorkflowRun.__table__.c]
+        async with self.db.engine.begin() as conn:
+            result = await conn.execute(
+                update(WorkflowRun.__table__)
+                .where(
+                    WorkflowRun.__table__.c.id.in_(run_ids),
+                    WorkflowRun.__table__.c.status.not_in(FINAL),
+                    or_(
+                        WorkflowRun.__table__.c.lease_until.is_(None),
+                        WorkflowRun.__table__.c.lease_until < now,
+                    ),
+                )
+                .values(self._claim_values(now))
+                .returning(*columns)
+            )
+            rows = result.all()
+        return [
+            WorkflowRun(**{c.key: value for c, value in zip(columns, row, strict=True)})
+            for row in rows
+        ]
+
+    def _claim_values(self, now: datetime) -> dict[str, Any]:
+        table = WorkflowRun.__table__
+        return {
+            "lease_owner": self.owner,
+            "lease_until": now + self.lease,
+            # in progress from now on (what concurrency limits count)
+            "status": case((table.c.status == "queued", "running"), else_=table.c.status),
+            "started_at": func.coalesce(table.c.started_at, now),
+        }
 
     async def _claim(self, run_id: str) -> bool:
         now = utcnow()
@@ -858,25 +979,30 @@ class Runs:
                     .values(lease_until=utcnow() + self.lease)
                 )
 
-    async def _execute(self, run_id: str) -> None:
+    async def _execute(
+        self, run_id: str, claimed: WorkflowRun | None = None, *, fresh: bool = False
+    ) -> None:
+        """Run (or resume) one claimed run. A fresh run (it was queued) has no journal and
+        its row came back from the claim: it starts without reading anything."""
         renewer = asyncio.create_task(self._renew(run_id))
         values: dict[str, Any] = {"lease_owner": None, "lease_until": None}
+        run = claimed
+        runtime: RunRuntime | None = None
         try:
-            async with self.db.session() as s:
-                run = await s.scalar(select(WorkflowRun).where(WorkflowRun.id == run_id))
-                if run is None or run.status in FINAL:
-                    return
-                workflow_row = await s.scalar(
-                    select(WorkflowRow).where(WorkflowRow.id == run.workflow_id)
-                )
-                journal = {
-                    r.key: r
-                    for r in (
-                        await s.scalars(select(RunStep).where(RunStep.run_id == run.id))
-                    ).all()
-                }
+            journal: dict[str, RunStep] = {}
+            if run is None or not fresh:
+                async with self.db.session() as s:
+                    run = await s.scalar(select(WorkflowRun).where(WorkflowRun.id == run_id))
+                    if run is None or run.status in FINAL:
+                        return
+                    journal = {
+                        r.key: r
+                        for r in (
+                            await s.scalars(select(RunStep).where(RunStep.run_id == run.id))
+                        ).all()
+                    }
             definition = await self.definition(run.workflow_id, run.version)
-            if run.started_at is None:
+            if run.started_at is None:  # claimed one by one (the CLI)
                 run.started_at = utcnow()
                 async with self.db.session() as s, s.begin():
                     await s.execute(
@@ -887,7 +1013,7 @@ class Runs:
             runtime = RunRuntime(self, run, journal)
             env = {
                 "workflow_id": run.workflow_id,
-                "workflow_title": workflow_row.title if workflow_row else "",
+                "workflow_title": definition.get("title", ""),
                 "run_id": run.id,
                 "public_url": self.settings.effective_public_url,
             }
@@ -915,38 +1041,40 @@ class Runs:
             renewer.cancel()
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._finish(run_id, values))
+                if values.get("status") in FINAL and run is not None:
+                    run.status = values["status"]
+                    await self._after(run, used_run_storage=bool(runtime and runtime.run_storage))
             self._wake.set()
 
     async def _finish(self, run_id: str, values: dict[str, Any]) -> None:
-        async with self.db.session() as s, s.begin():
+        if "status" in values:  # the usual end: through the group commit
+            params = {
+                "b_id": run_id,
+                "b_owner": self.owner,
+                "status": values["status"],
+                "wake_at": values.get("wake_at"),
+                "finished_at": values.get("finished_at"),
+                "error": values.get("error"),
+                "failed_step": values.get("failed_step"),
+            }
+            await self.writes.execute(self.finish_statement, params)
+            return
+        async with self.db.session() as s, s.begin():  # cancelled meanwhile: let go only
             await s.execute(
                 update(WorkflowRun)
-                .where(
-                    WorkflowRun.id == run_id,
-                    WorkflowRun.lease_owner == self.owner,
-                    WorkflowRun.status != "cancelled",
-                )
-                .values(**values)
+                .where(WorkflowRun.id == run_id, WorkflowRun.lease_owner == self.owner)
+                .values(lease_owner=None, lease_until=None)
             )
-            if "status" not in values:  # cancelled meanwhile: only let go of the lease
-                await s.execute(
-                    update(WorkflowRun)
-                    .where(WorkflowRun.id == run_id, WorkflowRun.lease_owner == self.owner)
-                    .values(lease_owner=None, lease_until=None)
-                )
-        if values.get("status") in FINAL:
-            await self._after(run_id)
 
-    async def _after(self, run_id: str) -> None:
-        """A run ended: wake a parent waiting for it, answer a waiting webhook, alert."""
-        waiter = self._reply_waiters.get(run_id)
+    async def _after(self, run: WorkflowRun, *, used_run_storage: bool = True) -> None:
+        """A run ended: clear its Current Run storage, wake a parent waiting for it,
+        answer a waiting webhook, alert."""
+        waiter = self._reply_waiters.get(run.id)
         if waiter is not None:
             waiter.set()
-        async with self.db.session() as s, s.begin():  # "Current Run" storage ends with it
-            await s.execute(delete(StoredValue).where(StoredValue.scope == f"run:{run_id}"))
-        run = await self.run_state(run_id)
-        if run is None:
-            return
+        if used_run_storage:
+            async with self.db.session() as s, s.begin():
+                await s.execute(delete(StoredValue).where(StoredValue.scope == f"run:{run.id}"))
         if run.parent_run_id:
             async with self.db.session() as s, s.begin():
                 await s.execute(
@@ -956,7 +1084,9 @@ class Runs:
                 )
             self._wake.set()
         if run.status == "failed" and run.trigger_source != "alerting":
-            await self._alert(run)
+            fresh = await self.run_state(run.id)
+            if fresh is not None:
+                await self._alert(fresh)
 
     async def _alert(self, run: WorkflowRun) -> None:
         """Tray's alert payload to the failed workflow's alerting workflow, if it has one."""

@@ -15,5 +15,6 @@ CONNECTORS = [
         "sum lists.",
         operations=OPERATIONS,
         requires_auth=False,
+        side_effects=False,
     )
 ]

@@ -15,5 +15,6 @@ CONNECTORS = [
         "decimal arithmetic (0.1 + 0.2 is 0.3).",
         operations=OPERATIONS,
         requires_auth=False,
+        side_effects=False,
     )
 ]

@@ -17,5 +17,6 @@ CONNECTORS = [
         "flatten and unflatten objects.",
         operations=OPERATIONS,
         requires_auth=False,
+        side_effects=False,
     )
 ]

@@ -17,5 +17,6 @@ CONNECTORS = [
         "network or file access, CPU-time, memory and wall-clock limits).",
         operations=OPERATIONS,
         requires_auth=False,
+        side_effects=False,
     )
 ]

@@ -105,6 +105,9 @@ class Connector:
     error_mapper: ErrorMapper | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     rate_budget: RateBudget | None = None
+    # False for connectors whose operations only compute (text, lists, dates...): a workflow
+    # does not checkpoint their steps before running them, as running one again is harmless.
+    side_effects: bool = True
 
     def __post_init__(self) -> None:
         major, _, minor = self.version.partition(".")

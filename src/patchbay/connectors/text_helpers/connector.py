@@ -14,5 +14,6 @@ CONNECTORS = [
         description="Split, concatenate, change, search, pad, encode and template text.",
         operations=OPERATIONS,
         requires_auth=False,
+        side_effects=False,
     )
 ]

@@ -312,9 +312,12 @@ class Workflows:
         stored = workflow.to_export()
         async with self.db.session() as s:
             row = await self._row(s, p, workflow_id)
+            before = await self.definition(s, row.id, row.current_version)
             await self._save(s, row, stored)
             await s.commit()
-        if row.enabled:  # the trigger may have changed: subscribe anew
+        if row.enabled and before["steps"].get(TRIGGER) != stored["steps"].get(TRIGGER):
+            # a new trigger: subscribe anew (an unchanged one keeps its subscription and
+            # its intake URL, which a sender may have been given)
             await self.set_enabled(p, workflow_id, True)
         return {**self.to_api(row, stored), "notes": notes}
 

@@ -11,6 +11,7 @@ from ..config import Settings
 from ..services.platform import Platform
 from . import errors
 from .call_endpoint import CallConnectorFastPath
+from .hook_endpoint import HookEndpoint
 from .intake_endpoint import IntakeEndpoint
 from .limits import BodyLimit, RateLimit
 from .routes import (
@@ -88,4 +89,5 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     )
     # Outermost: the public intake URLs (no bearer token, their own body limit).
     app.add_middleware(IntakeEndpoint, platform=platform)
+    app.add_middleware(HookEndpoint, platform=platform)
     return app

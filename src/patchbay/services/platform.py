@@ -80,6 +80,7 @@ class Platform:
         self.workflows = Workflows(settings, self.db, self.registry, self.subscriptions)
         self.runs = Runs(settings, self.db, self.workflows, self.authentications, self.clients)
         self.dispatcher.start_run = self.runs.start_for_event
+        self.workflows.on_change = self.runs.forget_hooks
         self.default_org_id: str | None = None
 
     async def start(self) -> str | None:

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -399,6 +400,8 @@ class Runs:
         self.writes = GroupCommit(db, "run-journal")
         self.journal_upsert = journal_upsert(db.is_sqlite)
         self.finish_statement = finish_statement()
+        self.insert_run = WorkflowRun.__table__.insert()
+        self._hooks: dict[str, tuple[tuple | None, float]] = {}
         self._task: asyncio.Task | None = None
         self._stopping = False
 
@@ -510,11 +513,14 @@ class Runs:
             await s.commit()
         self._wake.set()
 
-    async def start_from_hook(
-        self, trigger_id: str, trigger_output: Any
-    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
-        """A webhook run of the enabled workflow behind ``trigger_id``, and its trigger
-        step's settings (None: no such enabled workflow)."""
+    async def _hook_target(self, trigger_id: str) -> tuple[str, str, int, dict] | None:
+        """(workflow id, org id, version, trigger settings) of the enabled webhook workflow
+        behind ``trigger_id``; cached briefly (enabling, disabling and saving forget it in
+        this process; other processes see it within ``PATCHBAY_AUTH_CACHE_SECONDS``)."""
+        now = time.monotonic()
+        cached = self._hooks.get(trigger_id)
+        if cached is not None and cached[1] > now:
+            return cached[0]
         async with self.db.session() as s:
             row = await s.scalar(
                 select(WorkflowRow).where(
@@ -523,24 +529,46 @@ class Runs:
                     WorkflowRow.deleted_at.is_(None),
                 )
             )
-            if row is None:
-                return None
-            definition = await self.workflows.definition(s, row.id, row.current_version)
+        target = None
+        if row is not None:
+            definition = await self.definition(row.id, row.current_version)
             trigger = definition["steps"]["trigger"]
-            if trigger["connector"]["name"] != "webhook":
-                return None
-            run = WorkflowRun(
-                org_id=row.org_id,
-                workflow_id=row.id,
-                version=row.current_version,
-                trigger_source="webhook",
-                trigger_output=trigger_output,
-            )
-            s.add(run)
-            await s.commit()
+            if trigger["connector"]["name"] == "webhook":
+                settings = {k: plain_value(v) for k, v in (trigger.get("properties") or {}).items()}
+                target = (row.id, row.org_id, row.current_version, settings)
+        if len(self._hooks) > 10_000:
+            self._hooks.clear()
+        self._hooks[trigger_id] = (target, now + self.settings.auth_cache_seconds)
+        return target
+
+    def forget_hooks(self) -> None:
+        self._hooks.clear()
+
+    async def start_from_hook(
+        self, trigger_id: str, trigger_output: Any
+    ) -> tuple[str, dict[str, Any]] | None:
+        """A webhook run of the enabled workflow behind ``trigger_id``, durably stored
+        (group commit), and its trigger's settings; None when there is no such workflow."""
+        target = await self._hook_target(trigger_id)
+        if target is None:
+            return None
+        workflow_id, org_id, version, settings = target
+        run_id = str(uuid.uuid4())
+        await self.writes.execute(
+            self.insert_run,
+            {
+                "id": run_id,
+                "org_id": org_id,
+                "workflow_id": workflow_id,
+                "version": version,
+                "status": "queued",
+                "trigger_source": "webhook",
+                "trigger_output": trigger_output,
+                "created_at": utcnow(),
+            },
+        )
         self._wake.set()
-        settings = {k: plain_value(v) for k, v in (trigger.get("properties") or {}).items()}
-        return self.run_to_api(run), settings
+        return run_id, settings
 
     async def _run_row(self, s, p: Principal, workflow_id: str, run_id: str) -> WorkflowRun:
         await self.workflows._row(s, p, workflow_id)

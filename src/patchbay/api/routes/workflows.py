@@ -3,22 +3,21 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ...services.errors import BadRequest, NotFound
+from ...services.errors import BadRequest
 from ...services.platform import Platform
 from ...services.principal import Principal
 from ...services.workflow_import import YAML_MEDIA_TYPE, parse_body, to_yaml
 from ..deps import master, platform
-from ..responses import error_body, json_response
+from ..hook_endpoint import answer_hook
+from ..responses import json_response
 from .workflow_import import body_openapi
-
-MAX_REPLY_SECONDS = 300.0  # Tray: a reply within 5 minutes
 
 router = APIRouter(prefix="/core/v1/workflows", tags=["workflows"])
 hooks = APIRouter(tags=["workflows"])
@@ -184,54 +183,17 @@ async def replay_run(
 
 @hooks.post("/hooks/{trigger_id}", status_code=202, summary="A workflow's webhook trigger")
 async def workflow_hook(trigger_id: str, request: Request, pf: Platform = Depends(platform)):
-    """Starts a run of an enabled workflow with the request as its trigger output; answers
-    202 once the run is durably stored."""
-    raw = await request.body()
-    content_type = request.headers.get("content-type", "")
-    body: Any = raw.decode("utf-8", "replace")
-    if "json" in content_type and raw.strip():
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise BadRequest(f"The body is not valid JSON: {exc}", "invalid_json") from exc
-    trigger_output = {
-        "body": body,
-        "headers": {k: v for k, v in request.headers.items() if k != "authorization"},
-        "query": dict(request.query_params),
-        "method": request.method,
-    }
-    started = await pf.runs.start_from_hook(trigger_id, trigger_output)
-    if started is None:
-        raise NotFound("No enabled workflow receives requests at this URL", "not_found")
-    run, settings = started
-    if settings.get("mode") != "await_response":
-        return Response(orjson.dumps({"runId": run["id"]}), 202, media_type="application/json")
-    limit = pf.settings.workflow_reply_timeout_seconds
-    timeout = min(float(settings.get("timeout_seconds") or limit), MAX_REPLY_SECONDS)
-    done = await pf.runs.wait_reply(run["id"], timeout)
-    if done is None:
-        return error_response(
-            504, f"The workflow did not reply within {timeout:g} s", "reply_timeout"
-        )
-    if done.reply is not None:
-        reply = done.reply
-        body = reply.get("body")
-        headers = {str(k): str(v) for k, v in (reply.get("headers") or {}).items()}
-        if isinstance(body, bytes | str):
-            content = body.encode() if isinstance(body, str) else body
-            headers.setdefault("content-type", "text/plain; charset=utf-8")
-        else:
-            content = orjson.dumps(body)
-            headers.setdefault("content-type", "application/json")
-        return Response(content, int(reply.get("status") or 200), headers=headers)
-    if done.status == "succeeded":
-        return Response(
-            orjson.dumps({"runId": done.id, "status": done.status}),
-            200,
-            media_type="application/json",
-        )
-    return error_response(500, f"The workflow run {done.status} without replying", "run_failed")
-
-
-def error_response(status: int, message: str, code: str) -> Response:
-    return Response(error_body(message, code), status, media_type="application/json")
+    """Starts a run of an enabled workflow with the request (``body``, ``headers``,
+    ``query``, ``method``) as its trigger output; answers 202 ``{"runId"}`` once the run is
+    durably stored, or, for a trigger in ``await_response`` mode, with the workflow's
+    trigger reply (504 when none comes in time). Answered in front of the framework by
+    :class:`patchbay.api.hook_endpoint.HookEndpoint`; this route documents it."""
+    status, body, headers = await answer_hook(
+        pf,
+        trigger_id,
+        method=request.method,
+        headers=list(request.headers.items()),
+        query=request.url.query,
+        body=await request.body(),
+    )
+    return Response(body, status, headers=dict(headers))

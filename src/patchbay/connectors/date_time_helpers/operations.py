@@ -94,7 +94,10 @@ def read_date(value: Any, where: str, tz: tzinfo, input_format: str = "auto") ->
         parsed = _rfc2822(text) if input_format == "auto" else None
         if parsed is None:
             raise _fail(f"{where}: {value!r} is not an ISO-8601 date ({exc})") from None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)).astimezone(UTC)
+    try:
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)).astimezone(UTC)
+    except OverflowError:
+        raise _fail(f"{where}: {value!r} is out of range (years 1 to 9999)") from None
 
 
 def _rfc2822(text: str) -> datetime | None:
@@ -130,7 +133,10 @@ def render(moment: datetime, fmt: str, tz: tzinfo, where: str = "format") -> str
         return (
             delta // timedelta(seconds=1) if name == "unix" else delta // timedelta(milliseconds=1)
         )
-    local = moment.astimezone(tz)
+    try:
+        local = moment.astimezone(tz)
+    except OverflowError:
+        raise _fail("timezone: the date is out of range (years 1 to 9999) there") from None
     if name in _ISO_NAMES:
         return iso(local)
     if "%" not in fmt:
@@ -145,17 +151,20 @@ def render(moment: datetime, fmt: str, tz: tzinfo, where: str = "format") -> str
 
 
 # -- calendar arithmetic ----------------------------------------------------------------
-def at_wall_clock(wall: datetime, tz: tzinfo) -> datetime:
+def at_wall_clock(wall: datetime, tz: tzinfo, where: str = "date") -> datetime:
     """The instant a wall-clock time in ``tz`` names (a time skipped by DST moves forward by
     the gap; an ambiguous one takes the earlier instant)."""
-    return wall.replace(tzinfo=tz).astimezone(UTC).astimezone(tz)
+    try:
+        return wall.replace(tzinfo=tz).astimezone(UTC).astimezone(tz)
+    except OverflowError:
+        raise _fail(f"{where}: the result is out of range (years 1 to 9999)") from None
 
 
-def add_months(wall: datetime, months: int) -> datetime:
+def add_months(wall: datetime, months: int, where: str = "amount") -> datetime:
     total = wall.year * 12 + wall.month - 1 + months
     year, month = divmod(total, 12)
     if not 1 <= year <= 9999:
-        raise _fail("amount: the result is out of range (years 1 to 9999)")
+        raise _fail(f"{where}: the result is out of range (years 1 to 9999)")
     day = min(wall.day, calendar.monthrange(year, month + 1)[1])
     return wall.replace(year=year, month=month + 1, day=day)
 
@@ -167,11 +176,12 @@ def shift(moment: datetime, amount: float, unit: str, tz: tzinfo) -> datetime:
             return (moment.astimezone(UTC) + elapsed).astimezone(tz)
         wall = moment.astimezone(tz).replace(tzinfo=None)
         if unit in _CALENDAR_DAYS:
-            return at_wall_clock(wall + timedelta(days=amount * _CALENDAR_DAYS[unit]), tz)
+            days = timedelta(days=amount * _CALENDAR_DAYS[unit])
+            return at_wall_clock(wall + days, tz, "amount")
         if amount != int(amount):
             raise _fail(f"amount: {unit} need a whole number, got {amount!r}")
         months = int(amount) * (12 if unit == "years" else 1)
-        return at_wall_clock(add_months(wall, months), tz)
+        return at_wall_clock(add_months(wall, months), tz, "amount")
     except OverflowError:
         raise _fail("amount: the result is out of range (years 1 to 9999)") from None
 
@@ -215,9 +225,9 @@ def end_of(moment: datetime, period: str, tz: tzinfo, week_start: str = "monday"
         if period in ("day", "week"):
             following = wall + timedelta(days=1 if period == "day" else 7)
         else:
-            following = add_months(wall, 1 if period == "month" else 12)
+            following = add_months(wall, 1 if period == "month" else 12, "date")
     except OverflowError:
-        raise _fail("date: the period ends after the year 9999") from None
+        raise _fail("date: the result is out of range (years 1 to 9999)") from None
     next_start = at_wall_clock(following, tz).astimezone(UTC)
     return (next_start - timedelta(milliseconds=1)).astimezone(tz)
 

@@ -33,6 +33,7 @@ import jmespath.exceptions
 import jmespath.visitor
 import jsonata
 from jsonata.jexception import JException
+from jsonata.utils import Utils as JsonataUtils
 from pydantic import BaseModel, ConfigDict
 
 from ..sdk import ConnectorError, Context, field, operation
@@ -40,9 +41,10 @@ from ..sdk import ConnectorError, Context, field, operation
 DEFAULT_TIME_LIMIT = 10.0
 MAX_TIME_LIMIT = 40.0  # under the SDK's 45 s operation timeout
 MAX_DEPTH = 1000  # JSONata evaluation depth; well below Python's recursion limit
-MAX_RESULT_SIZE = 10_000_000  # nodes + string characters of a result
+MAX_RESULT_SIZE = 5_000_000  # nodes + string characters of a result
 WORKERS = 4
 
+JSONATA_NULL = JsonataUtils.NULL_VALUE
 _EXECUTOR = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="json-transformer")
 
 
@@ -55,17 +57,54 @@ class _TimeUp(Exception):
 
 
 # -- the result -------------------------------------------------------------------------
-def plain_json(value: Any, limit: int = MAX_RESULT_SIZE) -> Any:
+def expanded_size(value: Any, limit: int) -> int:
+    """The size (nodes plus string characters) ``value`` has once written out, counted in
+    time linear in its distinct containers: a sub-value shared many times (a result that
+    doubles at every step) is measured once. Stops counting past ``limit``."""
+    sizes: dict[int, int] = {}
+
+    def size(item: Any) -> int:
+        if isinstance(item, str):
+            return 1 + len(item)
+        if not isinstance(item, list | tuple | Mapping):
+            return 1
+        known = sizes.get(id(item))
+        if known is None:
+            total = 1
+            for child in item.values() if isinstance(item, Mapping) else item:
+                total += size(child)
+                if total > limit:
+                    break
+            known = sizes[id(item)] = total
+        return known
+
+    try:
+        return size(value)
+    except RecursionError as exc:
+        raise _fail("The result is nested too deeply") from exc
+
+
+def plain_json(value: Any, limit: int = MAX_RESULT_SIZE, deadline: float | None = None) -> Any:
     """``value`` as plain JSON (dict, list, str, int, float, bool, None): library list
-    subclasses become lists; a function or other non-JSON value, or a result larger than
-    ``limit`` (nodes plus string characters), raises ConnectorError."""
+    subclasses become lists, JSONata's null marker ``None``. A function or other non-JSON
+    value, or a result larger than ``limit`` (nodes plus string characters), raises
+    ConnectorError; passing ``deadline`` (``time.monotonic()``) raises ``_TimeUp``."""
+    if expanded_size(value, limit) > limit:
+        raise _fail(f"The result is too large (over {limit:,} values and characters)")
     budget = [limit]
+    checked_at = [limit]
 
     def convert(item: Any) -> Any:
         budget[0] -= 1 + (len(item) if isinstance(item, str) else 0)
         if budget[0] < 0:
             raise _fail(f"The result is too large (over {limit:,} values and characters)")
-        if item is None or isinstance(item, bool | int | float | str):
+        if deadline is not None and checked_at[0] - budget[0] > 10_000:
+            checked_at[0] = budget[0]
+            if time.monotonic() > deadline:
+                raise _TimeUp()
+        if item is None or item is JSONATA_NULL:
+            return None
+        if isinstance(item, bool | int | float | str):
             return item
         if isinstance(item, list | tuple):
             return [convert(x) for x in item]
@@ -139,9 +178,15 @@ def _jsonata_error(exc: JException) -> Exception:
 def evaluate_jsonata(
     query: str, data: Any, bindings: Mapping[str, Any] | None, time_limit: float
 ) -> Any:
-    """Compile and evaluate in the calling thread (the time box starts at compilation)."""
+    """Compile and evaluate in the calling thread (the time box starts at compilation).
+
+    The library's own null conversion is switched off: it walks the whole result outside
+    the time box (a result sharing sub-values exponentially would never finish);
+    :func:`plain_json` does it within the size and time bounds."""
+    deadline = time.monotonic() + time_limit
     try:
         expression = jsonata.Jsonata(query, timeout=int(time_limit * 1000), stack=MAX_DEPTH)
+        expression.set_output_convert_nulls(False)
         result = expression.evaluate(data, dict(bindings) if bindings else None)
     except JException as exc:
         raise _jsonata_error(exc) from None
@@ -149,7 +194,7 @@ def evaluate_jsonata(
         raise _fail("JSONata error: the expression or data is nested too deeply") from None
     except Exception as exc:  # the library's own bugs (1/0 raises ZeroDivisionError)
         raise _fail(f"JSONata error: {exc}") from None
-    return plain_json(result)
+    return plain_json(result, deadline=deadline)
 
 
 @operation(
@@ -188,12 +233,15 @@ def evaluate_jmespath(query: str, data: Any, time_limit: float) -> Any:
         parsed = jmespath.compile(query)
         result = _DeadlineInterpreter(deadline).visit(parsed.parsed, data)
     except jmespath.exceptions.ParseError as exc:
-        raise _fail(f"Invalid JMESPath expression: {exc}", type(exc).__name__) from None
+        text = str(exc)  # most messages already start "Invalid jmespath expression: "
+        if not text.lower().startswith("invalid jmespath expression"):
+            text = f"Invalid JMESPath expression: {text}"
+        raise _fail(text, type(exc).__name__) from None
     except jmespath.exceptions.JMESPathError as exc:
         raise _fail(f"JMESPath error: {exc}", type(exc).__name__) from None
     except RecursionError:
         raise _fail("JMESPath error: the expression or data is nested too deeply") from None
-    return plain_json(result)
+    return plain_json(result, deadline=deadline)
 
 
 @operation(

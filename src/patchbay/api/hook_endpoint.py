@@ -1,0 +1,146 @@
+"""Workflows' webhook URLs (``/hooks/{id}``): answered as plain ASGI in front of the
+framework (the busiest workflow path), by the same :func:`answer_hook` the documented route
+uses.
+
+Fire and forget: 202 ``{"runId"}`` once the run is durably stored. Await and respond: the
+``trigger-reply`` step's status, headers and body, or 504 after the trigger's
+``timeout_seconds`` (``PATCHBAY_WORKFLOW_REPLY_TIMEOUT_SECONDS``, at most 5 minutes).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+
+from ..services.errors import ServiceError
+from ..services.platform import Platform
+from .responses import error_body
+
+log = logging.getLogger("patchbay.api")
+
+HOOK_PATH = re.compile(r"^/hooks/([A-Za-z0-9_-]{16,64})/?$")
+MAX_REPLY_SECONDS = 300.0  # Tray: a reply within 5 minutes
+HIDDEN_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+JSON = (("content-type", "application/json"),)
+
+Answer = tuple[int, bytes, tuple[tuple[str, str], ...]]
+
+
+def _error(status: int, message: str, code: str | None) -> Answer:
+    return status, error_body(message, code), JSON
+
+
+async def answer_hook(
+    platform: Platform,
+    trigger_id: str,
+    *,
+    method: str,
+    headers: list[tuple[str, str]],
+    query: str,
+    body: bytes,
+) -> Answer:
+    content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
+    parsed: Any = body.decode("utf-8", "replace")
+    if "json" in content_type and body.strip():
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            return _error(400, f"The body is not valid JSON: {exc}", "invalid_json")
+    trigger_output = {
+        "body": parsed,
+        "headers": {k.lower(): v for k, v in headers if k.lower() not in HIDDEN_HEADERS},
+        "query": dict(parse_qsl(query, keep_blank_values=True)),
+        "method": method,
+    }
+    try:
+        started = await platform.runs.start_from_hook(trigger_id, trigger_output)
+    except ServiceError as exc:
+        return _error(exc.status, exc.message, exc.code)
+    if started is None:
+        return _error(404, "No enabled workflow receives requests at this URL", "not_found")
+    run_id, settings = started
+    if settings.get("mode") != "await_response":
+        return 202, orjson.dumps({"runId": run_id}), JSON
+    limit = platform.settings.workflow_reply_timeout_seconds
+    timeout = min(float(settings.get("timeout_seconds") or limit), MAX_REPLY_SECONDS)
+    done = await platform.runs.wait_reply(run_id, timeout)
+    if done is None:
+        return _error(504, f"The workflow did not reply within {timeout:g} s", "reply_timeout")
+    if done.reply is not None:
+        reply = done.reply
+        content = reply.get("body")
+        out = {str(k).lower(): str(v) for k, v in (reply.get("headers") or {}).items()}
+        if isinstance(content, str):
+            data = content.encode()
+            out.setdefault("content-type", "text/plain; charset=utf-8")
+        else:
+            data = orjson.dumps(content)
+            out.setdefault("content-type", "application/json")
+        return int(reply.get("status") or 200), data, tuple(out.items())
+    if done.status == "succeeded":
+        return 200, orjson.dumps({"runId": done.id, "status": done.status}), JSON
+    return _error(500, f"The workflow run {done.status} without replying", "run_failed")
+
+
+class HookEndpoint:
+    def __init__(self, app, platform: Platform) -> None:
+        self.app = app
+        self.platform = platform
+        self.max_body_bytes = platform.settings.max_body_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not scope["path"].startswith("/hooks/"):
+            return await self.app(scope, receive, send)
+        match = HOOK_PATH.match(scope["path"])
+        try:
+            if match is None:
+                answer = _error(
+                    404, "No enabled workflow receives requests at this URL", "not_found"
+                )
+            else:
+                answer = await self._answer(match.group(1), scope, receive)
+        except Exception:
+            log.exception("unhandled error in a workflow webhook")
+            answer = _error(500, "Internal error", "internal_error")
+        status, body, headers = answer
+        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+        raw.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _answer(self, trigger_id: str, scope, receive) -> Answer:
+        too_large = _error(
+            413, f"Request body exceeds {self.max_body_bytes} bytes", "payload_too_large"
+        )
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        for name, value in headers:
+            if name == "content-length":
+                if not value.isdigit():
+                    return _error(400, "Invalid Content-Length", "invalid_request")
+                if int(value) > self.max_body_bytes:
+                    return too_large
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return _error(400, "Client disconnected", "invalid_request")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return too_large
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return await answer_hook(
+            self.platform,
+            trigger_id,
+            method=scope["method"],
+            headers=headers,
+            query=scope.get("query_string", b"").decode("latin-1"),
+            body=b"".join(chunks),
+        )

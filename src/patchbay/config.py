@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     event_retention_days: float = 30.0
     # Workflows
     workflow_max_steps: int = 10_000
+    workflow_concurrency: int = 256
     workflow_max_run_seconds: float = 24 * 3600.0
     workflow_run_retention_days: float = 30.0
     workflow_retry_scale: float = 1.0

@@ -23,7 +23,9 @@ import logging
 import secrets
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import bindparam, case, delete, func, or_, select, update
@@ -33,7 +35,7 @@ from ..config import Settings
 from ..connectors.sdk.http import HttpClientPool
 from ..connectors.sdk.runner import InputInvalid, run_operation
 from ..engine import core_steps
-from ..engine.definition import Step, parse
+from ..engine.definition import Step, Workflow, parse
 from ..engine.interpreter import Interpreter, StepOutcome
 from ..storage.db import Database
 from ..storage.group_commit import GroupCommit
@@ -134,6 +136,25 @@ def finish_statement():
     )
 
 
+@dataclass(slots=True)
+class Entry:
+    """A journal entry being written (rows read back are RunStep objects: same fields)."""
+
+    key: str
+    kind: str = "step"
+    step_name: str | None = None
+    connector: str | None = None
+    operation: str | None = None
+    status: str = "running"
+    input: Any = None
+    output: Any = None
+    error: dict[str, Any] | None = None
+    attempts: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    run_id: str | None = None
+
+
 class Suspend(Exception):
     """The run waits until ``when``; it holds no worker meanwhile."""
 
@@ -170,7 +191,7 @@ class RunRuntime:
         if found is not None:
             return found.output
         value = make()
-        row = RunStep(run_id=self.run.id, key=key, kind="value", status="succeeded", output=value)
+        row = Entry(key=key, kind="value", status="succeeded", output=value)
         self.journal[key] = await self._write(row)
         return value
 
@@ -203,8 +224,7 @@ class RunRuntime:
             message = f"The run exceeded {limits.workflow_max_run_seconds:g} s"
             return StepOutcome(False, error={"message": message, "kind": "limit_exceeded"})
         if row is None:
-            row = RunStep(
-                run_id=self.run.id,
+            row = Entry(
                 key=key,
                 kind="step",
                 step_name=step.name,
@@ -283,8 +303,7 @@ class RunRuntime:
     async def _record(self, key: str, step: Step, data, outcome: StepOutcome) -> StepOutcome:
         """Journal a step whose execution is its own business (no retries)."""
         now = utcnow()
-        row = RunStep(
-            run_id=self.run.id,
+        row = Entry(
             key=key,
             kind="step",
             step_name=step.name,
@@ -397,6 +416,7 @@ class Runs:
         self._running: dict[str, asyncio.Task] = {}
         self._reply_waiters: dict[str, asyncio.Event] = {}
         self._definitions: dict[tuple[str, int], dict[str, Any]] = {}
+        self._parsed: dict[tuple[str, int], Workflow] = {}
         self.writes = GroupCommit(db, "run-journal")
         self.journal_upsert = journal_upsert(db.is_sqlite)
         self.finish_statement = finish_statement()
@@ -869,6 +889,16 @@ class Runs:
             return False
         return not connector.side_effects
 
+    def parsed(self, workflow_id: str, version: int, definition: dict[str, Any]) -> Workflow:
+        """A version's parsed definition (cached; the interpreter does not change it)."""
+        key = (workflow_id, version)
+        found = self._parsed.get(key)
+        if found is None:
+            if len(self._parsed) > 10_000:
+                self._parsed.clear()
+            found = self._parsed[key] = parse(definition)
+        return found
+
     async def definition(self, workflow_id: str, version: int) -> dict[str, Any]:
         """A version's definition (versions never change: cached)."""
         key = (workflow_id, version)
@@ -882,7 +912,7 @@ class Runs:
         return found
 
     async def scan(self) -> None:
-        room = self.settings.worker_concurrency - len(self._running)
+        room = self.settings.workflow_concurrency - len(self._running)
         if room <= 0:
             return
         now = utcnow()
@@ -942,7 +972,7 @@ class Runs:
             self._running[claimed.id] = task
             task.add_done_callback(lambda _t, rid=claimed.id: self._running.pop(rid, None))
 
-    async def _claim_many(self, run_ids: list[str]) -> list[WorkflowRun]:
+    async def _claim_many(self, run_ids: list[str]) -> list[Any]:
         """Take the leases of the runs nobody holds, in one statement; the runs as claimed."""
         now = utcnow()
         columns = [c for c in WorkflowRun.__table__.c]
@@ -961,10 +991,8 @@ class Runs:
                 .returning(*columns)
             )
             rows = result.all()
-        return [
-            WorkflowRun(**{c.key: value for c, value in zip(columns, row, strict=True)})
-            for row in rows
-        ]
+        names = [c.key for c in columns]  # plain objects: cheaper than ORM instances
+        return [SimpleNamespace(**dict(zip(names, row, strict=True))) for row in rows]
 
     def _claim_values(self, now: datetime) -> dict[str, Any]:
         table = WorkflowRun.__table__
@@ -1046,7 +1074,10 @@ class Runs:
                 "public_url": self.settings.effective_public_url,
             }
             interpreter = Interpreter(
-                parse(definition), runtime, trigger_output=run.trigger_output, env=env
+                self.parsed(run.workflow_id, run.version, definition),
+                runtime,
+                trigger_output=run.trigger_output,
+                env=env,
             )
             try:
                 result = await interpreter.run()

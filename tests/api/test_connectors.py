@@ -189,7 +189,11 @@ async def test_the_catalogue_holds_every_connector_of_the_seeds(api):
     } <= listed
     # Every HTTP service connector offers raw access (TMU from 1.1, as its seed says; the
     # HTTP client is raw access itself; email is SMTP).
+    registry = api.platform.registry
     for name, version in listed - {("http-client", "1.0"), ("email", "1.0"), ("tmu", "1.0")}:
+        connector = registry.get(name, version)
+        if not connector.side_effects:  # core helpers compute: no service to call
+            continue
         ops = await api.client.get(
             f"/core/v1/connectors/{name}/versions/{version}/operations", headers=api.master
         )

@@ -32,7 +32,13 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             _ensure_sqlite_dir(url)
-            self.engine: AsyncEngine = create_async_engine(url, pool_size=8, max_overflow=8)
+            # One connection per process: SQLite has one writer at a time, and writers on
+            # several connections wait for each other in SQLite's busy handler, which
+            # sleeps up to 100 ms at a time. Through one connection, transactions queue in
+            # order instead (and the group commit batches them).
+            self.engine: AsyncEngine = create_async_engine(
+                url, pool_size=1, max_overflow=0, pool_timeout=60
+            )
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         else:
             self.engine = create_async_engine(

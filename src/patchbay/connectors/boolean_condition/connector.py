@@ -15,5 +15,6 @@ CONNECTORS = [
         ),
         description="Compare values and follow the true or the false branch of a workflow.",
         operations=OPERATIONS,
+        side_effects=False,  # computes only: no checkpoint before its steps
     )
 ]

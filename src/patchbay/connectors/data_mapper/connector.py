@@ -13,5 +13,6 @@ CONNECTORS = [
         service=Service(id="5565383f-d19f-4690-91b0-ce53b7a3ed97", name="data-mapper", version=1),
         description="Rename the keys of objects and translate values through lookup tables.",
         operations=OPERATIONS,
+        side_effects=False,  # computes only: no checkpoint before its steps
     )
 ]

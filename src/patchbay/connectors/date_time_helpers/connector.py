@@ -15,5 +15,6 @@ CONNECTORS = [
         ),
         description="Format, parse, shift, compare and round dates in any time zone.",
         operations=OPERATIONS,
+        side_effects=False,  # computes only: no checkpoint before its steps
     )
 ]

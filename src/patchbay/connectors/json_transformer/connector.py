@@ -15,5 +15,6 @@ CONNECTORS = [
         ),
         description="Query and reshape JSON with JSONata or JMESPath expressions.",
         operations=OPERATIONS,
+        side_effects=False,  # computes only: no checkpoint before its steps
     )
 ]

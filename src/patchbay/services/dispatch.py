@@ -33,6 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ..config import Settings
 from ..connectors.sdk import ConnectorError, IncomingRequest, NoTrigger, TriggerRejected
 from ..storage.db import Database
+from ..storage.group_commit import wind_down
 from ..storage.models import (
     DeliveryAttempt,
     IntakeRequest,
@@ -120,11 +121,8 @@ class Dispatcher:
     async def stop(self) -> None:
         self._stopping = True
         self._wake.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await wind_down(self._task)
+        self._task = None
         pumps = list(self._running.values())
         for task in pumps:
             task.cancel()
@@ -160,6 +158,8 @@ class Dispatcher:
                 async with asyncio.timeout(self.settings.worker_poll_seconds):
                     await self._wake.wait()
             self._wake.clear()
+            if self._stopping:
+                break
             try:
                 await self.scan()
                 await self._prune_if_due()

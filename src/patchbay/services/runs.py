@@ -38,7 +38,7 @@ from ..engine import core_steps
 from ..engine.definition import Step, Workflow, parse
 from ..engine.interpreter import Interpreter, StepOutcome
 from ..storage.db import Database
-from ..storage.group_commit import GroupCommit
+from ..storage.group_commit import GroupCommit, wind_down
 from ..storage.models import RunStep, StoredValue, WorkflowRow, WorkflowRun, utcnow
 from .authentications import Authentications
 from .errors import BadRequest, NotFound
@@ -361,6 +361,7 @@ class RunRuntime:
                 credentials=credentials,
                 user_data=user_data,
                 auth_id=step.authentication,
+                idempotency_key=idempotency_key,
             )
         except InputInvalid as exc:
             return StepOutcome(False, error={"message": exc.message, "kind": "user_input_error"}), (
@@ -417,6 +418,8 @@ class Runs:
         self._reply_waiters: dict[str, asyncio.Event] = {}
         self._definitions: dict[tuple[str, int], dict[str, Any]] = {}
         self._parsed: dict[tuple[str, int], Workflow] = {}
+        self._leased: set[str] = set()
+        self._keeper: asyncio.Task | None = None
         self.writes = GroupCommit(db, "run-journal")
         self.journal_upsert = journal_upsert(db.is_sqlite)
         self.finish_statement = finish_statement()
@@ -845,16 +848,19 @@ class Runs:
 
     async def stop_worker(self) -> None:
         self._stopping = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        self._wake.set()
+        await wind_down(self._task)
+        self._task = None
         for task in list(self._running.values()):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._running.clear()
+        if self._keeper is not None:
+            self._keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keeper
+            self._keeper = None
 
     async def _loop(self) -> None:
         next_prune = 0.0
@@ -863,8 +869,11 @@ class Runs:
                 async with asyncio.timeout(self.settings.worker_poll_seconds):
                     await self._wake.wait()
             self._wake.clear()
+            if self._stopping:
+                break
             try:
                 await self.scan()
+                await asyncio.sleep(0.005)  # runs ending together: one scan for them
                 now = asyncio.get_running_loop().time()
                 if now >= next_prune:  # hourly, and once at start
                     next_prune = now + 3600
@@ -1025,22 +1034,35 @@ class Runs:
             )
         return result.rowcount == 1
 
-    async def _renew(self, run_id: str) -> None:
-        while True:
+    async def _keep_leases(self) -> None:
+        """Renew the leases of every run this process executes, in one statement, every
+        third of the lease."""
+        while self._leased:
             await asyncio.sleep(self.lease.total_seconds() / 3)
-            async with self.db.session() as s, s.begin():
-                await s.execute(
-                    update(WorkflowRun)
-                    .where(WorkflowRun.id == run_id, WorkflowRun.lease_owner == self.owner)
-                    .values(lease_until=utcnow() + self.lease)
-                )
+            ids = list(self._leased)
+            if not ids:
+                continue
+            try:
+                async with self.db.session() as s, s.begin():
+                    await s.execute(
+                        update(WorkflowRun)
+                        .where(WorkflowRun.id.in_(ids), WorkflowRun.lease_owner == self.owner)
+                        .values(lease_until=utcnow() + self.lease)
+                    )
+            except Exception:
+                log.exception("could not renew the leases of %d run(s)", len(ids))
+
+    def _hold(self, run_id: str) -> None:
+        self._leased.add(run_id)
+        if self._keeper is None or self._keeper.done():
+            self._keeper = asyncio.create_task(self._keep_leases(), name="run-leases")
 
     async def _execute(
         self, run_id: str, claimed: WorkflowRun | None = None, *, fresh: bool = False
     ) -> None:
         """Run (or resume) one claimed run. A fresh run (it was queued) has no journal and
         its row came back from the claim: it starts without reading anything."""
-        renewer = asyncio.create_task(self._renew(run_id))
+        self._hold(run_id)
         values: dict[str, Any] = {"lease_owner": None, "lease_until": None}
         run = claimed
         runtime: RunRuntime | None = None
@@ -1097,7 +1119,7 @@ class Runs:
             log.exception("run %s failed in the executor; it will be resumed", run_id)
             values.update(status="waiting", wake_at=utcnow() + timedelta(seconds=5))
         finally:
-            renewer.cancel()
+            self._leased.discard(run_id)
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._finish(run_id, values))
                 if values.get("status") in FINAL and run is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
@@ -15,6 +16,20 @@ from sqlalchemy.ext.asyncio import (
 )
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def _dumps(value) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _loads(value):
+    # SQLite's numeric affinity hands a JSON number back as a number already.
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+# JSON columns (run journals, trigger outputs) are encoded and decoded with orjson: several
+# times faster than the standard library on the hot paths.
+JSON_CODEC = {"json_serializer": _dumps, "json_deserializer": _loads}
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -37,12 +52,12 @@ class Database:
             # sleeps up to 100 ms at a time. Through one connection, transactions queue in
             # order instead (and the group commit batches them).
             self.engine: AsyncEngine = create_async_engine(
-                url, pool_size=1, max_overflow=0, pool_timeout=60
+                url, pool_size=1, max_overflow=0, pool_timeout=60, **JSON_CODEC
             )
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         else:
             self.engine = create_async_engine(
-                url, pool_size=10, max_overflow=20, pool_pre_ping=True
+                url, pool_size=10, max_overflow=20, pool_pre_ping=True, **JSON_CODEC
             )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 

@@ -34,22 +34,32 @@ class GroupCommit:
         self._queue: list[tuple[Any, dict[str, Any], asyncio.Future]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._closing = False
 
     def start(self) -> None:
         if self._task is None:
+            self._closing = False
             self._task = asyncio.create_task(self._run(), name=self.name)
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Write what is queued, then stop (a transaction is never cut off midway: its
+        driver call would outlive the event loop)."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._closing = True
+            self._wake.set()
+            try:
+                async with asyncio.timeout(timeout):
+                    await asyncio.shield(self._task)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
             self._task = None
         self._fail(self._queue, RuntimeError("Patchbay is shutting down"))
         self._queue.clear()
 
     async def execute(self, statement: Any, params: dict[str, Any]) -> Any:
-        if self._task is None:
+        if self._task is None or self._task.done():
             raise RuntimeError(f"{self.name} is not running")
         future = asyncio.get_running_loop().create_future()
         self._queue.append((statement, params, future))
@@ -63,7 +73,7 @@ class GroupCommit:
                 future.set_exception(exc)
 
     async def _run(self) -> None:
-        while True:
+        while not (self._closing and not self._queue):
             await self._wake.wait()
             self._wake.clear()
             while self._queue:
@@ -80,6 +90,8 @@ class GroupCommit:
                 for (_statement, _params, future), answer in zip(batch, answers, strict=True):
                     if not future.done():
                         future.set_result(answer)
+            if self._closing:
+                return
 
     async def _commit(self, batch) -> list[Any]:
         groups: dict[int, tuple[Any, list[int]]] = {}
@@ -95,3 +107,21 @@ class GroupCommit:
                     for i in indexes:
                         answers[i] = batch[i][1].get("id") in stored
         return answers
+
+
+async def wind_down(task: asyncio.Task | None, timeout: float = 5.0) -> None:
+    """Let a background loop that was told to stop finish what it is doing (a database call
+    cancelled midway would complete on its driver thread after the event loop is gone);
+    cancel it only if it does not end in time."""
+    if task is None:
+        return
+    try:
+        async with asyncio.timeout(timeout):
+            await asyncio.shield(task)
+    except TimeoutError:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    except asyncio.CancelledError:
+        if not task.done():
+            raise

@@ -125,6 +125,7 @@ class Context:
         auth_id: str | None = None,
         refresh: Refresher | None = None,
         intake_url: str | None = None,
+        idempotency_key: str | None = None,
     ) -> None:
         self.connector = connector
         self.operation = operation
@@ -136,6 +137,9 @@ class Context:
         # For a trigger's hooks: the public URL where the subscription receives requests
         # (what on_subscribe registers with the service).
         self.intake_url = intake_url
+        # For a workflow step: stable across the attempts of that step (retries, and a run
+        # resumed after a crash), for services that deduplicate by an idempotency key.
+        self.idempotency_key = idempotency_key
         self._http: httpx.AsyncClient | None = None
         self._refresh = refresh
 

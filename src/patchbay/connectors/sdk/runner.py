@@ -65,6 +65,7 @@ async def run_operation(
     return_output_schema: bool = False,
     validate: bool = True,
     refresh: Refresher | None = None,
+    idempotency_key: str | None = None,
 ) -> CallResult:
     """Execute ``operation``. Raises :class:`InputInvalid` for bad input; every
     third-party failure comes back as ``CallResult(outcome="error")``."""
@@ -80,6 +81,7 @@ async def run_operation(
         base_url=base_url_for(connector, user_data),
         auth_id=auth_id,
         refresh=refresh,
+        idempotency_key=idempotency_key,
     )
     try:
         parsed = operation.parse_input(data if operation.input_model else copy.deepcopy(data))

@@ -51,8 +51,16 @@ class Database:
             # several connections wait for each other in SQLite's busy handler, which
             # sleeps up to 100 ms at a time. Through one connection, transactions queue in
             # order instead (and the group commit batches them).
+            # Sessions and engine.begin() always end their transaction (commit, or
+            # rollback on close), so the pool's own rollback on return is skipped: on the
+            # single connection it was one more trip to the driver thread per use.
             self.engine: AsyncEngine = create_async_engine(
-                url, pool_size=1, max_overflow=0, pool_timeout=60, **JSON_CODEC
+                url,
+                pool_size=1,
+                max_overflow=0,
+                pool_timeout=60,
+                pool_reset_on_return=None,
+                **JSON_CODEC,
             )
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         else:

@@ -31,7 +31,8 @@ class GroupCommit:
     def __init__(self, db: Database, name: str = "group-commit") -> None:
         self.db = db
         self.name = name
-        self._queue: list[tuple[Any, dict[str, Any], asyncio.Future]] = []
+        # Units of writes that commit together, each with the future of its answers.
+        self._queue: list[tuple[list[tuple[Any, dict[str, Any]]], asyncio.Future]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._closing = False
@@ -59,16 +60,22 @@ class GroupCommit:
         self._queue.clear()
 
     async def execute(self, statement: Any, params: dict[str, Any]) -> Any:
+        return (await self.execute_many([(statement, params)]))[0]
+
+    async def execute_many(self, writes: list[tuple[Any, dict[str, Any]]]) -> list[Any]:
+        """Several writes committed in the same transaction (all or none)."""
         if self._task is None or self._task.done():
             raise RuntimeError(f"{self.name} is not running")
+        if not writes:
+            return []
         future = asyncio.get_running_loop().create_future()
-        self._queue.append((statement, params, future))
+        self._queue.append((writes, future))
         self._wake.set()
         return await future
 
     @staticmethod
-    def _fail(items, exc: BaseException) -> None:
-        for _statement, _params, future in items:
+    def _fail(units, exc: BaseException) -> None:
+        for _writes, future in units:
             if not future.done():
                 future.set_exception(exc)
 
@@ -87,25 +94,28 @@ class GroupCommit:
                     log.exception("%s: a batch of %d write(s) failed", self.name, len(batch))
                     self._fail(batch, exc)
                     continue
-                for (_statement, _params, future), answer in zip(batch, answers, strict=True):
+                for (_writes, future), answer in zip(batch, answers, strict=True):
                     if not future.done():
                         future.set_result(answer)
             if self._closing:
                 return
 
-    async def _commit(self, batch) -> list[Any]:
-        groups: dict[int, tuple[Any, list[int]]] = {}
-        for i, (statement, _params, _future) in enumerate(batch):
-            groups.setdefault(id(statement), (statement, []))[1].append(i)
-        answers: list[Any] = [None] * len(batch)
+    async def _commit(self, batch) -> list[list[Any]]:
+        """One transaction for the batch; each unit's answers, in its order."""
+        groups: dict[int, tuple[Any, list[tuple[int, int]]]] = {}
+        answers: list[list[Any]] = []
+        for u, (writes, _future) in enumerate(batch):
+            answers.append([None] * len(writes))
+            for w, (statement, _params) in enumerate(writes):
+                groups.setdefault(id(statement), (statement, []))[1].append((u, w))
         async with self.db.engine.begin() as conn:
-            for statement, indexes in groups.values():
-                rows = [batch[i][1] for i in indexes]
+            for statement, places in groups.values():
+                rows = [batch[u][0][w][1] for u, w in places]
                 result = await conn.execute(statement, rows)
                 if result.returns_rows:
                     stored = {r[0] for r in result}
-                    for i in indexes:
-                        answers[i] = batch[i][1].get("id") in stored
+                    for u, w in places:
+                        answers[u][w] = batch[u][0][w][1].get("id") in stored
         return answers
 
 

@@ -113,3 +113,19 @@ async def test_service_trigger_settings_are_validated_on_save(api):
     definition["steps"]["trigger"] = step("no-such-trigger", "x", "1.0")
     r = await api.client.post("/core/v1/workflows", json=definition, headers=api.master)
     assert "no-such-trigger" in api.expect_error(r, 400, "invalid_workflow")["message"]
+
+
+async def test_webhook_refuses_bodies_over_the_limit_and_unknown_urls(api):
+    definition = workflow([node("storage-1")], remember(1))
+    definition["steps"]["trigger"] = step("webhook", "webhook", "2.0")
+    wf = await create(api, definition)
+    await api.client.post(f"/core/v1/workflows/{wf['id']}/enable", headers=api.master)
+    big = b"x" * (api.platform.settings.max_body_bytes + 1)
+    r = await api.client.post(hook_of(wf), content=big, headers={"content-type": "text/plain"})
+    api.expect_error(r, 413, "payload_too_large")
+    api.expect_error(await api.client.post("/hooks/short"), 404, "not_found")
+    api.expect_error(await api.client.post("/hooks/" + "a" * 32, json={}), 404, "not_found")
+    runs = (await api.client.get(f"/core/v1/workflows/{wf['id']}/runs", headers=api.master)).json()[
+        "elements"
+    ]
+    assert runs == []  # nothing stored for a refused request

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, Valida
 
 from ..services.errors import ServiceError
 from ..services.platform import Platform
+from .asgi import BodyRefused, read_body, send_answer
 from .deps import authenticate_header
 from .errors import describe_validation_errors
 from .responses import error_body
@@ -90,45 +91,18 @@ class CallConnectorFastPath:
         for key, value in scope["headers"]:
             headers[key] = value
         try:
-            answer = await self._answer(match, headers, receive)
+            answer = await self._answer(match, headers, scope, receive)
         except Exception:  # never a bare 500 page: the flat error body, and a log line
             log.exception("unhandled error in Call Connector")
             answer = 500, error_body("Internal error", "internal_error"), []
         status, body, extra = answer
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [_JSON, (b"content-length", str(len(body)).encode()), *extra],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_answer(send, status, body, [_JSON, *extra])
 
-    async def _answer(self, match: re.Match, headers: dict[bytes, bytes], receive) -> Answer:
-        too_large = (
-            413,
-            error_body(f"Request body exceeds {self.max_body_bytes} bytes", "payload_too_large"),
-            [],
-        )
-        declared = headers.get(b"content-length")
-        if declared is not None:
-            if not declared.isdigit():
-                return 400, error_body("Invalid Content-Length", "invalid_request"), []
-            if int(declared) > self.max_body_bytes:
-                return too_large
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return 400, error_body("Client disconnected", "invalid_request"), []
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                return too_large
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+    async def _answer(self, match: re.Match, headers: dict[bytes, bytes], scope, receive) -> Answer:
+        try:
+            body = await read_body(scope, receive, self.max_body_bytes)
+        except BodyRefused as refused:
+            return refused.status, error_body(refused.message, refused.code), []
         authorization = headers.get(b"authorization")
         idempotency_key = headers.get(b"idempotency-key")
         return await answer_call(
@@ -136,6 +110,6 @@ class CallConnectorFastPath:
             match.group(1),
             match.group(2),
             authorization=authorization.decode("latin-1") if authorization else None,
-            body=b"".join(chunks),
+            body=body,
             idempotency_key=idempotency_key.decode("latin-1") if idempotency_key else None,
         )

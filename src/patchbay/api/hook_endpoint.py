@@ -18,6 +18,7 @@ import orjson
 
 from ..services.errors import ServiceError
 from ..services.platform import Platform
+from .asgi import BodyRefused, read_body, send_answer
 from .responses import error_body
 
 log = logging.getLogger("patchbay.api")
@@ -108,39 +109,19 @@ class HookEndpoint:
             answer = _error(500, "Internal error", "internal_error")
         status, body, headers = answer
         raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
-        raw.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": raw})
-        await send({"type": "http.response.body", "body": body})
+        await send_answer(send, status, body, raw)
 
     async def _answer(self, trigger_id: str, scope, receive) -> Answer:
-        too_large = _error(
-            413, f"Request body exceeds {self.max_body_bytes} bytes", "payload_too_large"
-        )
+        try:
+            body = await read_body(scope, receive, self.max_body_bytes)
+        except BodyRefused as refused:
+            return _error(refused.status, refused.message, refused.code)
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-        for name, value in headers:
-            if name == "content-length":
-                if not value.isdigit():
-                    return _error(400, "Invalid Content-Length", "invalid_request")
-                if int(value) > self.max_body_bytes:
-                    return too_large
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return _error(400, "Client disconnected", "invalid_request")
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                return too_large
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
         return await answer_hook(
             self.platform,
             trigger_id,
             method=scope["method"],
             headers=headers,
             query=scope.get("query_string", b"").decode("latin-1"),
-            body=b"".join(chunks),
+            body=body,
         )

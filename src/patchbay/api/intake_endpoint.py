@@ -16,6 +16,7 @@ import re
 from ..connectors.sdk import IncomingRequest
 from ..services.intake import IntakeAnswer, error
 from ..services.platform import Platform
+from .asgi import BodyRefused, read_body, send_answer
 
 log = logging.getLogger("patchbay.api")
 
@@ -42,34 +43,14 @@ class IntakeEndpoint:
                 log.exception("unhandled error in intake")
                 answer = error(500, "Internal error", "internal_error")
         headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers]
-        headers.append((b"content-length", str(len(answer.body)).encode()))
-        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
-        await send({"type": "http.response.body", "body": answer.body})
+        await send_answer(send, answer.status, answer.body, headers)
 
     async def _answer(self, intake_id: str, scope, receive) -> IntakeAnswer:
-        too_large = error(
-            413, f"Request body exceeds {self.max_body_bytes} bytes", "payload_too_large"
-        )
+        try:
+            body = await read_body(scope, receive, self.max_body_bytes)
+        except BodyRefused as refused:
+            return error(refused.status, refused.message, refused.code)
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-        for name, value in headers:
-            if name == "content-length":
-                if not value.isdigit():
-                    return error(400, "Invalid Content-Length", "invalid_request")
-                if int(value) > self.max_body_bytes:
-                    return too_large
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return error(400, "Client disconnected", "invalid_request")
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                return too_large
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
         raw_path = scope.get("raw_path") or scope["path"].encode()
         query = scope.get("query_string", b"").decode("latin-1")
         url = self.public_url + raw_path.decode("latin-1") + (f"?{query}" if query else "")
@@ -78,7 +59,7 @@ class IntakeEndpoint:
             scope["path"],
             query=query,
             headers=headers,
-            body=b"".join(chunks),
+            body=body,
             url=url,
         )
         return await self.platform.intake.receive(intake_id, request)

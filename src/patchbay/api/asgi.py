@@ -1,0 +1,50 @@
+"""Pieces shared by the endpoints answered as plain ASGI in front of the framework (Call
+Connector, intake URLs, workflow webhooks): reading a body under a size limit, and sending
+an answer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class BodyRefused(Exception):
+    """The request body cannot be read: answered ``status`` with ``message`` and ``code``."""
+
+    def __init__(self, status: int, message: str, code: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+
+
+async def read_body(scope, receive, max_bytes: int) -> bytes:
+    """The whole body; :class:`BodyRefused` for a bad or too large Content-Length, a body
+    that grows past ``max_bytes`` while streaming (413), or a client that went away."""
+    too_large = BodyRefused(413, f"Request body exceeds {max_bytes} bytes", "payload_too_large")
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            if not value.isdigit():
+                raise BodyRefused(400, "Invalid Content-Length", "invalid_request")
+            if int(value) > max_bytes:
+                raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise BodyRefused(400, "Client disconnected", "invalid_request")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > max_bytes:
+            raise too_large
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def send_answer(
+    send, status: int, body: bytes, headers: Iterable[tuple[bytes, bytes]] = ()
+) -> None:
+    raw = [*headers, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})

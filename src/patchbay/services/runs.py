@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 import time
@@ -63,17 +64,23 @@ KIND_OF = {
     "connector_error": "user_input_error",
 }
 FINAL = ("succeeded", "failed", "cancelled")
+CLAIM_BATCH = 256  # runs claimed by one scan
+SCAN_INTERVAL = 0.02  # the shortest time between two scans (wakes in between coalesce)
 REDACTED = "[redacted]"
 SECRET_WORDS = ("authorization", "api_key", "apikey", "api-key", "password", "secret", "token")
+
+
+@functools.lru_cache(maxsize=4096)
+def _secret_key(key: str) -> bool:
+    lowered = key.lower()
+    return any(w in lowered for w in SECRET_WORDS)
 
 
 def redact(value: Any) -> Any:
     """A copy of ``value`` with secret-looking keys masked (for run logs)."""
     if isinstance(value, dict):
         return {
-            k: REDACTED
-            if any(w in str(k).lower() for w in SECRET_WORDS) and v not in (None, "")
-            else redact(v)
+            k: REDACTED if _secret_key(str(k)) and v not in (None, "") else redact(v)
             for k, v in value.items()
         }
     if isinstance(value, list):
@@ -885,7 +892,7 @@ class Runs:
                 break
             try:
                 await self.scan()
-                await asyncio.sleep(0.005)  # runs ending together: one scan for them
+                await asyncio.sleep(SCAN_INTERVAL)  # runs ending together: one scan
                 now = asyncio.get_running_loop().time()
                 if now >= next_prune:  # hourly, and once at start
                     next_prune = now + 3600
@@ -933,7 +940,7 @@ class Runs:
         return found
 
     async def scan(self) -> None:
-        room = self.settings.workflow_concurrency - len(self._running)
+        room = min(CLAIM_BATCH, self.settings.workflow_concurrency - len(self._running))
         if room <= 0:
             return
         now = utcnow()

@@ -24,7 +24,7 @@ from .db import Database
 
 log = logging.getLogger("patchbay.storage")
 
-MAX_BATCH = 500
+MAX_BATCH = 500  # units per transaction
 
 
 class GroupCommit:

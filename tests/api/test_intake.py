@@ -250,3 +250,42 @@ async def test_every_segment_message_type_is_delivered(api, subscriber, signed):
     if signed:  # the same messages unsigned are refused
         r = await send(api, created, track("unsigned"))
         api.expect_error(r, 401)
+
+
+REFUSE_SQLITE = """
+CREATE TRIGGER refuse_intake BEFORE INSERT ON intake_requests
+BEGIN SELECT RAISE(ABORT, 'disk full'); END
+"""
+REFUSE_PG = [
+    """CREATE FUNCTION refuse_intake() RETURNS trigger AS $$
+    BEGIN RAISE EXCEPTION 'disk full'; END $$ LANGUAGE plpgsql""",
+    """CREATE TRIGGER refuse_intake BEFORE INSERT ON intake_requests
+    FOR EACH ROW EXECUTE FUNCTION refuse_intake()""",
+]
+
+
+async def test_a_request_that_could_not_be_stored_gets_503_and_its_retry_works(api, subscriber):
+    """The database refuses the write (a trigger stands in for a full disk): the sender gets
+    a non-2xx with Retry-After, nothing is stored; sent again once the database is back,
+    the message is stored and delivered once."""
+    sub, url = subscriber
+    created = await subscribe(api, url)
+    db = api.platform.db
+    async with db.engine.begin() as conn:
+        for statement in [REFUSE_SQLITE] if db.is_sqlite else REFUSE_PG:
+            await conn.execute(text(statement))
+    r = await send(api, created, track("m-1"))
+    body = api.expect_error(r, 503, "intake_unavailable")
+    assert "again" in body["message"]
+    assert r.headers["retry-after"] == "1"
+    assert await stored_requests(api, created["id"]) == 0
+
+    async with db.engine.begin() as conn:
+        await conn.execute(
+            text("DROP TRIGGER refuse_intake" + ("" if db.is_sqlite else " ON intake_requests"))
+        )
+    r = await send(api, created, track("m-1"))  # the sender retries the same message
+    assert r.status_code == 200, r.text
+    [delivered] = await sub.await_for(1)
+    assert delivered.json["messageId"] == "m-1"
+    assert await stored_requests(api, created["id"]) == 1

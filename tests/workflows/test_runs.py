@@ -166,3 +166,30 @@ async def test_old_finished_runs_are_pruned(api):
         "elements"
     ]
     assert [r["id"] for r in runs] == [second["id"]]
+
+
+async def test_runs_are_filtered_by_status_trigger_and_time(api):
+    wf = await create(
+        api, workflow([node("storage-1")], {"storage-1": step("storage", "get", key="k")})
+    )
+    first = await run(api, wf["id"])
+    await asyncio.sleep(0.05)
+    middle = utcnow()
+    second = await run(api, wf["id"])
+    base = f"/core/v1/workflows/{wf['id']}/runs"
+
+    async def ids(**params):
+        r = await api.client.get(base, params=params, headers=api.master)
+        assert r.status_code == 200, r.text
+        return [e["id"] for e in r.json()["elements"]]
+
+    assert await ids(status="succeeded") == [first["id"], second["id"]]
+    assert await ids(status="failed") == []
+    assert await ids(trigger="manual") == [first["id"], second["id"]]
+    assert await ids(trigger="webhook") == []
+    assert await ids(since=middle.isoformat()) == [second["id"]]
+    assert await ids(until=middle.isoformat()) == [first["id"]]
+    r = await api.client.get(base, params={"status": "exploded"}, headers=api.master)
+    api.expect_error(r, 400, "invalid_status")
+    r = await api.client.get(base, params={"since": "yesterday"}, headers=api.master)
+    api.expect_error(r, 400)

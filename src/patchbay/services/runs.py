@@ -665,12 +665,29 @@ class Runs:
         status: str | None,
         first: int | None,
         cursor: str | None,
+        *,
+        trigger: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> dict[str, Any]:
+        """Runs, oldest first, filtered by status, trigger (``webhook``, a trigger's name,
+        ``alerting``...) and creation time (``since`` inclusive, ``until`` exclusive)."""
+        if status is not None and status not in (*FINAL, "queued", "running", "waiting"):
+            raise BadRequest(
+                "status must be queued, running, waiting, succeeded, failed or cancelled",
+                "invalid_status",
+            )
         async with self.db.session() as s:
             await self.workflows._row(s, p, workflow_id)
             query = select(WorkflowRun).where(WorkflowRun.workflow_id == workflow_id)
             if status:
                 query = query.where(WorkflowRun.status == status)
+            if trigger:
+                query = query.where(WorkflowRun.trigger_source == trigger)
+            if since is not None:
+                query = query.where(WorkflowRun.created_at >= since)
+            if until is not None:
+                query = query.where(WorkflowRun.created_at < until)
             rows, info = await paginate(s, query, WorkflowRun.seq, first, cursor)
         return {"elements": [self.run_to_api(r) for r in rows], "pageInfo": info}
 

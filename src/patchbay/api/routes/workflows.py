@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 import orjson
@@ -138,12 +139,19 @@ async def start_run(
 async def list_runs(
     workflow_id: str,
     status: str | None = Query(default=None),
+    trigger: str | None = Query(default=None, description="webhook, manual, a trigger name"),
+    since: datetime | None = Query(default=None, description="created at or after"),
+    until: datetime | None = Query(default=None, description="created before"),
     first: int | None = Query(default=None),
     cursor: str | None = Query(default=None),
     p: Principal = Depends(master),
     pf: Platform = Depends(platform),
 ):
-    return json_response(await pf.runs.list(p, workflow_id, status, first, cursor))
+    return json_response(
+        await pf.runs.list(
+            p, workflow_id, status, first, cursor, trigger=trigger, since=since, until=until
+        )
+    )
 
 
 @router.get("/{workflow_id}/runs/{run_id}", summary="Get a run with its steps")

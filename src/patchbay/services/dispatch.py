@@ -33,7 +33,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ..config import Settings
 from ..connectors.sdk import ConnectorError, IncomingRequest, NoTrigger, TriggerRejected
 from ..storage.db import Database
-from ..storage.group_commit import wind_down
 from ..storage.models import (
     DeliveryAttempt,
     IntakeRequest,
@@ -44,6 +43,7 @@ from ..storage.models import (
     utcnow,
 )
 from .delivery import AttemptResult, Backoff, Deliverer
+from .polling_loop import PollingLoop, cancel_all
 from .retention import prune
 from .signing import KeySet
 from .subscriptions import LiveSubscription, Subscriptions, principal_of
@@ -101,11 +101,14 @@ class Dispatcher:
         events = TriggerEvent.__table__
         insert = sqlite.insert if db.is_sqlite else postgresql.insert
         self._insert_events = insert(events).on_conflict_do_nothing().returning(events.c.id)
-        self._wake = asyncio.Event()
+        self._loop = PollingLoop(
+            "dispatcher",
+            self._round,
+            poll_seconds=settings.worker_poll_seconds,
+            min_interval=MIN_SCAN_INTERVAL,
+        )
         self._running: dict[str, asyncio.Task] = {}
         self._failed: set[str] = set()
-        self._task: asyncio.Task | None = None
-        self._stopping = False
         self._next_prune = 0.0
         # Set by the platform: whether intake is under a burst (see _yield_to_intake), and
         # how to start a workflow's run for an event of its trigger (``workflow:<id>``).
@@ -114,27 +117,20 @@ class Dispatcher:
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
-        if self._task is None:
-            self._stopping = False
-            self._task = asyncio.create_task(self._run(), name="dispatcher")
+        self._loop.start()
 
     async def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
-        await wind_down(self._task)
-        self._task = None
-        pumps = list(self._running.values())
-        for task in pumps:
-            task.cancel()
-        for task in pumps:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._running.clear()
+        await self._loop.stop()
+        await cancel_all(self._running)
+
+    @property
+    def _stopping(self) -> bool:
+        return self._loop.stopping
 
     def wake(self, subscription_id: str | None = None) -> None:
         """Look for work now (a pump already serving ``subscription_id`` will see it)."""
         if subscription_id is None or subscription_id not in self._running:
-            self._wake.set()
+            self._loop.wake()
 
     async def _prune_if_due(self) -> None:
         now = time.monotonic()
@@ -152,22 +148,9 @@ class Dispatcher:
                 cutoff.isoformat(),
             )
 
-    async def _run(self) -> None:
-        while not self._stopping:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.settings.worker_poll_seconds):
-                    await self._wake.wait()
-            self._wake.clear()
-            if self._stopping:
-                break
-            try:
-                await self.scan()
-                await self._prune_if_due()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("dispatcher scan failed; retrying")
-            await asyncio.sleep(MIN_SCAN_INTERVAL)  # wakes in a burst: one scan
+    async def _round(self) -> None:
+        await self.scan()
+        await self._prune_if_due()
 
     async def scan(self) -> None:
         """Start a pump for every subscription with work that nobody serves."""
@@ -206,7 +189,7 @@ class Dispatcher:
         failed = subscription_id in self._failed
         self._failed.discard(subscription_id)
         if not self._stopping and not failed:
-            self._wake.set()  # work may have arrived while the pump was finishing
+            self._loop.wake()  # work may have arrived while the pump was finishing
 
     # -- leases -------------------------------------------------------------------------
     async def _claim(self, subscription_id: str) -> bool:

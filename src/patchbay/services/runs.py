@@ -39,11 +39,12 @@ from ..engine import core_steps
 from ..engine.definition import Step, Workflow, parse
 from ..engine.interpreter import Interpreter, StepOutcome
 from ..storage.db import Database
-from ..storage.group_commit import GroupCommit, wind_down
+from ..storage.group_commit import GroupCommit
 from ..storage.models import RunStep, StoredValue, WorkflowRow, WorkflowRun, utcnow
 from .authentications import Authentications
 from .errors import BadRequest, NotFound
 from .pagination import paginate
+from .polling_loop import PollingLoop, cancel_all
 from .principal import Principal
 from .workflows import Workflows, plain_value
 
@@ -432,7 +433,13 @@ class Runs:
         self.clients = clients
         self.owner = secrets.token_hex(8)
         self.lease = timedelta(seconds=settings.worker_lease_seconds)
-        self._wake = asyncio.Event()
+        self._loop = PollingLoop(
+            "workflow-executor",
+            self._round,
+            poll_seconds=settings.worker_poll_seconds,
+            min_interval=SCAN_INTERVAL,
+        )
+        self._next_prune = 0.0
         self._running: dict[str, asyncio.Task] = {}
         self._reply_waiters: dict[str, asyncio.Event] = {}
         self._definitions: dict[tuple[str, int], dict[str, Any]] = {}
@@ -444,8 +451,6 @@ class Runs:
         self.finish_statement = finish_statement()
         self.insert_run = WorkflowRun.__table__.insert()
         self._hooks: dict[str, tuple[tuple | None, float]] = {}
-        self._task: asyncio.Task | None = None
-        self._stopping = False
 
     # -- API use cases ---------------------------------------------------------------------
     async def start(
@@ -462,7 +467,7 @@ class Runs:
             )
             s.add(run)
             await s.commit()
-        self._wake.set()
+        self._loop.wake()
         return self.run_to_api(run)
 
     async def start_child(
@@ -492,7 +497,7 @@ class Runs:
                 )
             )
             await s.commit()
-        self._wake.set()
+        self._loop.wake()
 
     async def run_state(self, run_id: str) -> WorkflowRun | None:
         async with self.db.session() as s:
@@ -553,7 +558,7 @@ class Runs:
                 )
             )
             await s.commit()
-        self._wake.set()
+        self._loop.wake()
 
     async def _hook_target(self, trigger_id: str) -> tuple[str, str, int, dict] | None:
         """(workflow id, org id, version, trigger settings) of the enabled webhook workflow
@@ -609,7 +614,7 @@ class Runs:
                 "created_at": utcnow(),
             },
         )
-        self._wake.set()
+        self._loop.wake()
         return run_id, settings
 
     async def _run_row(self, s, p: Principal, workflow_id: str, run_id: str) -> WorkflowRun:
@@ -774,7 +779,7 @@ class Runs:
                         )
                     )
             await s.commit()
-        self._wake.set()
+        self._loop.wake()
         return self.run_to_api(replayed)
 
     async def prune(self, older_than: datetime) -> int:
@@ -878,49 +883,26 @@ class Runs:
         await self.writes.stop()
 
     def start_worker(self) -> None:
-        if self._task is None:
-            self._stopping = False
-            self._task = asyncio.create_task(self._loop(), name="workflow-executor")
+        self._loop.start()
 
     async def stop_worker(self) -> None:
-        self._stopping = True
-        self._wake.set()
-        await wind_down(self._task)
-        self._task = None
-        for task in list(self._running.values()):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._running.clear()
+        await self._loop.stop()
+        await cancel_all(self._running)
         if self._keeper is not None:
             self._keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._keeper
             self._keeper = None
 
-    async def _loop(self) -> None:
-        next_prune = 0.0
-        while not self._stopping:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.settings.worker_poll_seconds):
-                    await self._wake.wait()
-            self._wake.clear()
-            if self._stopping:
-                break
-            try:
-                await self.scan()
-                await asyncio.sleep(SCAN_INTERVAL)  # runs ending together: one scan
-                now = asyncio.get_running_loop().time()
-                if now >= next_prune:  # hourly, and once at start
-                    next_prune = now + 3600
-                    days = self.settings.workflow_run_retention_days
-                    removed = await self.prune(utcnow() - timedelta(days=days))
-                    if removed:
-                        log.info("pruned %d run(s) older than %g days", removed, days)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("executor scan failed; retrying")
+    async def _round(self) -> None:
+        await self.scan()
+        now = asyncio.get_running_loop().time()
+        if now >= self._next_prune:  # hourly, and once at start
+            self._next_prune = now + 3600
+            days = self.settings.workflow_run_retention_days
+            removed = await self.prune(utcnow() - timedelta(days=days))
+            if removed:
+                log.info("pruned %d run(s) older than %g days", removed, days)
 
     def is_pure(self, step: Step) -> bool:
         """Whether running ``step`` again is harmless (no checkpoint before it)."""
@@ -1162,7 +1144,7 @@ class Runs:
                 if values.get("status") in FINAL and run is not None:
                     run.status = values["status"]
                     await self._after(run, used_run_storage=bool(runtime and runtime.run_storage))
-            self._wake.set()
+            self._loop.wake()
 
     async def _finish(
         self, run_id: str, values: dict[str, Any], pending: list | None = None
@@ -1206,7 +1188,7 @@ class Runs:
                     .where(WorkflowRun.id == run.parent_run_id, WorkflowRun.status == "waiting")
                     .values(wake_at=utcnow())
                 )
-            self._wake.set()
+            self._loop.wake()
         if run.status == "failed" and run.trigger_source != "alerting":
             fresh = await self.run_state(run.id)
             if fresh is not None:
@@ -1255,4 +1237,4 @@ class Runs:
                 )
             )
             await s.commit()
-        self._wake.set()
+        self._loop.wake()

@@ -114,6 +114,27 @@ async def await_events(api, sid: str, status: str, count: int, timeout: float = 
     raise AssertionError(f"fewer than {count} {status} events after {timeout}s")
 
 
+async def settled(api, subscription_id: str, event_id: str, timeout: float = 5.0) -> dict:
+    """The event once Patchbay has stored the outcome of the delivery the subscriber just
+    answered (that commit follows the answer by a moment)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        event = await get(api, f"{SUBS}/{subscription_id}/events/{event_id}")
+        if event["status"] != "pending" or time.monotonic() > deadline:
+            return event
+        await asyncio.sleep(0.02)
+
+
+async def all_settled(api, subscription_id: str, timeout: float = 5.0) -> dict:
+    """The delivery log once no event is pending any more."""
+    deadline = time.monotonic() + timeout
+    while True:
+        log = await get(api, f"{SUBS}/{subscription_id}/deliveries", first=100)
+        if log["events"]["pending"] == 0 or time.monotonic() > deadline:
+            return log
+        await asyncio.sleep(0.02)
+
+
 def message_ids(deliveries) -> list[str]:
     return [d.json["messageId"] for d in deliveries]
 
@@ -135,7 +156,7 @@ async def test_delivery_is_signed_and_carries_patchbays_headers(api, subscriber)
     assert before - 1 <= int(got.headers["x-patchbay-timestamp"]) <= time.time() + 1
     assert got.headers["x-patchbay-attempt"] == "1"
     event_id = got.headers["x-patchbay-event-id"]
-    event = await get(api, f"{SUBS}/{created['id']}/events/{event_id}")
+    event = await settled(api, created["id"], event_id)
     assert event["id"] == event_id
     assert event["status"] == "delivered"
     assert event["attempts"] == 1
@@ -193,6 +214,7 @@ async def test_failures_are_retried_and_events_arrive_once_in_order(fast, make_a
         for delivery in sub.received:
             assert Subscriber.verified(delivery, created["signingKey"])
 
+        await all_settled(api, sid)
         event = await get(api, f"{SUBS}/{sid}/events/{accepted[0].event_id}")
         assert event["status"] == "delivered"
         assert event["attempts"] == 4
@@ -235,7 +257,7 @@ async def test_a_hanging_endpoint_times_out_and_is_retried(fast, make_api, subsc
         [got] = await sub.await_for(1)
         assert time.monotonic() - started < 2.0  # did not wait for the hanging answer
         assert [d.event_id for d in sub.received] == [got.event_id] * 2
-        event = await get(api, f"{SUBS}/{created['id']}/events/{got.event_id}")
+        event = await settled(api, created["id"], got.event_id)
         assert event["status"] == "delivered" and event["attempts"] == 2
         timed_out, delivered = event["deliveries"]
         assert timed_out["outcome"] == "retry"
@@ -278,7 +300,7 @@ async def test_a_4xx_is_a_dead_letter_at_once_and_replay_delivers_it(fast, make_
         assert got[1].json == dead["payload"]
         assert Subscriber.verified(got[1], created["signingKey"])
         assert (await get(api, f"{SUBS}/{sid}/dead-letters"))["elements"] == []
-        event = await get(api, f"{SUBS}/{sid}/events/{dead['id']}")
+        event = await settled(api, sid, dead["id"])
         assert event["status"] == "delivered"
         assert [d["outcome"] for d in event["deliveries"]] == ["dead", "delivered"]
         assert [d["statusCode"] for d in event["deliveries"]] == [400, 200]

@@ -46,7 +46,7 @@ from .delivery import AttemptResult, Backoff, Deliverer
 from .polling_loop import PollingLoop, cancel_all
 from .retention import prune
 from .signing import KeySet
-from .subscriptions import LiveSubscription, Subscriptions, principal_of
+from .subscriptions import WORKFLOW_ENDPOINT, LiveSubscription, Subscriptions, principal_of
 
 log = logging.getLogger("patchbay.dispatch")
 
@@ -56,9 +56,6 @@ PRUNE_INTERVAL = 3600.0  # seconds between two sweeps of old records (one at sta
 BUSY_INTAKE_RATE = 300.0  # requests/s through this process's intake: a burst
 BUSY_DELIVERY_SHARE = 0.3
 EVENT_BATCH = 100
-
-
-INTERNAL = "workflow:"  # the endpoint of a workflow trigger's subscription
 
 
 async def _no_workflows(workflow_id: str, event_id: str, data: Any) -> None:
@@ -466,8 +463,8 @@ class Dispatcher:
             event_id=event.id, subscription_id=sub.id, attempt=attempt, now=now
         )
         headers.update(keys.headers(body, now))
-        if sub.endpoint.startswith(INTERNAL):  # a workflow's trigger: start its run
-            result = await self._start_run(sub.endpoint[len(INTERNAL) :], event)
+        if sub.endpoint.startswith(WORKFLOW_ENDPOINT):  # a workflow's trigger: start its run
+            result = await self._start_run(sub.endpoint[len(WORKFLOW_ENDPOINT) :], event)
         else:
             result = await self.deliverer.post(sub.endpoint, body, headers)
         finished = utcnow()

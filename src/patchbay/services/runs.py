@@ -170,10 +170,6 @@ class Suspend(Exception):
         self.when = when
 
 
-class Cancelled(Exception):
-    pass
-
-
 class RunRuntime:
     """The interpreter's runtime for one run, backed by the run's journal."""
 
@@ -244,16 +240,7 @@ class RunRuntime:
             message = f"The run exceeded {limits.workflow_max_run_seconds:g} s"
             return StepOutcome(False, error={"message": message, "kind": "limit_exceeded"})
         if row is None:
-            row = Entry(
-                key=key,
-                kind="step",
-                step_name=step.name,
-                connector=step.connector,
-                operation=step.operation,
-                status="running",
-                input=redact(data),
-                attempts=0,
-            )
+            row = self._entry(key, step, data)
         while True:
             # After a failed attempt, wait as Tray's table says (durably). An attempt found
             # "running" was interrupted by a crash: it goes again at once.
@@ -323,14 +310,11 @@ class RunRuntime:
     async def _record(self, key: str, step: Step, data, outcome: StepOutcome) -> StepOutcome:
         """Journal a step whose execution is its own business (no retries)."""
         now = utcnow()
-        row = Entry(
-            key=key,
-            kind="step",
-            step_name=step.name,
-            connector=step.connector,
-            operation=step.operation,
+        row = self._entry(
+            key,
+            step,
+            data,
             status="succeeded" if outcome.ok else "failed",
-            input=redact(data),
             output=outcome.output if outcome.ok else None,
             error=outcome.error,
             attempts=1,
@@ -339,6 +323,19 @@ class RunRuntime:
         )
         self.journal[key] = await self._write(row)
         return outcome
+
+    @staticmethod
+    def _entry(key: str, step: Step, data: dict[str, Any], **fields: Any) -> Entry:
+        """A journal entry for ``step`` (its input as logged: redacted)."""
+        return Entry(
+            key=key,
+            kind="step",
+            step_name=step.name,
+            connector=step.connector,
+            operation=step.operation,
+            input=redact(data),
+            **fields,
+        )
 
     def _delay(self, row: RunStep) -> float:
         kind = (row.error or {}).get("kind", "api_error")
@@ -355,9 +352,7 @@ class RunRuntime:
                 return StepOutcome(True, await self._engine_step(step, data)), ""
             return await self._connector_step(step, data, idempotency_key)
         except core_steps.StepInputError as exc:
-            return StepOutcome(False, error={"message": str(exc), "kind": "user_input_error"}), (
-                "user_input_error"
-            )
+            return StepOutcome(False, error=input_error_of(str(exc))), "user_input_error"
         except Exception as exc:  # a crash in the connector: retried like Tray
             log.exception("step %s crashed", step.name)
             error = {"message": f"{exc.__class__.__name__}: {exc}", "kind": "connector_crash"}
@@ -384,9 +379,7 @@ class RunRuntime:
                 idempotency_key=idempotency_key,
             )
         except InputInvalid as exc:
-            return StepOutcome(False, error={"message": exc.message, "kind": "user_input_error"}), (
-                "user_input_error"
-            )
+            return StepOutcome(False, error=input_error_of(exc.message)), "user_input_error"
         if result.outcome == "success":
             return StepOutcome(True, result.output), ""
         error = dict(result.output)

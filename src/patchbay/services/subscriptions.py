@@ -44,7 +44,8 @@ from .signing import KeySet
 log = logging.getLogger("patchbay.subscriptions")
 
 MASK = "********"
-WORKFLOW_ENDPOINT = "workflow:"  # see services.dispatch
+# The endpoint of a workflow trigger's subscription: its events start runs (services.dispatch).
+WORKFLOW_ENDPOINT = "workflow:"
 INTAKE_PATH = "/intake/"
 EVENT_STATUSES = ("pending", "delivered", "dead", "cancelled")
 REPLAYABLE = ("delivered", "dead")

@@ -189,3 +189,43 @@ def test_typed_helper_is_tray_shaped():
             }
         },
     }
+
+
+async def test_steps_use_their_authentication_as_call_connector_does(api, endpoint):
+    """The step's authentication goes through the same preparation as Call Connector's:
+    one that needs re-authorization is refused without calling the service (an
+    authentication error, retried as Tray does), and an unknown one is bad input."""
+    from sqlalchemy import update
+
+    from patchbay.connectors.http_client.connector import TOKEN_ENVIRONMENT_ID
+    from patchbay.storage.models import Authentication
+
+    target, url = endpoint
+    auth_id = await api.create_auth(api.master, TOKEN_ENVIRONMENT_ID, {"token": "t0ken"})
+    call = get(url)
+    call["authentication"] = auth_id
+    wf = await create(api, workflow([node("http-client-1")], {"http-client-1": call}))
+    ok = await run(api, wf["id"])
+    assert ok["status"] == "succeeded", ok
+    assert target.received[0].headers["authorization"] == "Bearer t0ken"
+
+    async with api.platform.db.session() as s, s.begin():
+        await s.execute(
+            update(Authentication)
+            .where(Authentication.id == auth_id)
+            .values(status="needs_reauthorization")
+        )
+    api.platform.authentications.forget()
+    refused = await run(api, wf["id"])
+    assert refused["status"] == "failed"
+    [attempted] = steps_named(refused, "http-client-1")
+    assert attempted["error"]["kind"] == "auth_error"
+    assert attempted["attempts"] == 4  # the try, a retry at once, then two 20 s apart
+    assert len(target.received) == 1  # the service was not called again
+
+    call["authentication"] = "00000000-0000-4000-8000-000000000000"
+    wf = await create(api, workflow([node("http-client-1")], {"http-client-1": call}))
+    missing = await run(api, wf["id"])
+    [attempted] = steps_named(missing, "http-client-1")
+    assert attempted["error"]["kind"] == "user_input_error"
+    assert attempted["attempts"] == 1

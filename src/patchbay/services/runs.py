@@ -33,6 +33,7 @@ from sqlalchemy import bindparam, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..config import Settings
+from ..connectors.sdk.errors import ConnectorError
 from ..connectors.sdk.http import HttpClientPool
 from ..connectors.sdk.runner import InputInvalid, run_operation
 from ..engine import core_steps
@@ -363,9 +364,22 @@ class RunRuntime:
             step.connector, step.version, step.operation
         )
         op = connector.operation(step.operation)
-        credentials = user_data = None
+        credentials = user_data = refresh = None
         if step.authentication:
-            auth = await self.runs.load_auth(self.run.org_id, step.authentication)
+            # As for Call Connector: refused when it needs re-authorization, refreshed
+            # when about to expire, and once more on a 401.
+            try:
+                auth = await self.runs.load_auth(self.run.org_id, step.authentication)
+            except NotFound as exc:
+                return StepOutcome(False, error=input_error_of(exc.message)), "user_input_error"
+            oauth = self.runs.authentications.oauth
+            if oauth is not None:
+                try:
+                    auth = await oauth.prepare(auth)
+                except ConnectorError as exc:
+                    error = exc.to_output()
+                    return StepOutcome(False, error=error), KIND_OF.get(exc.kind, "api_error")
+                refresh = oauth.refresher(auth)
             credentials, user_data = auth.credentials, auth.user_data
         try:
             result = await run_operation(
@@ -376,6 +390,7 @@ class RunRuntime:
                 credentials=credentials,
                 user_data=user_data,
                 auth_id=step.authentication,
+                refresh=refresh,
                 idempotency_key=idempotency_key,
             )
         except InputInvalid as exc:

@@ -31,10 +31,10 @@ import time
 import uuid
 from pathlib import Path
 
-import asyncpg
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
+import configs  # noqa: E402
 import loadgen  # noqa: E402
 
 from patchbay.testing.process import ServerProcess, free_port  # noqa: E402
@@ -91,16 +91,6 @@ def message_factory(host: str, path: str):
     return make
 
 
-async def fresh_postgres(url: str) -> str:
-    name = f"pbbench_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return url.rsplit("/", 1)[0] + "/" + name
-
-
 def delivered(sink_port: int) -> int:
     return int(httpx.get(f"http://{HOST}:{sink_port}/count", timeout=5).text)
 
@@ -110,7 +100,7 @@ def run_one(args, workers: int, database: str) -> dict:
     sink = subprocess.Popen([sys.executable, "-c", SINK, str(sink_port)])
     env = {"PATCHBAY_OUTBOUND_ALLOW": "127.0.0.1/32", "PATCHBAY_LOG_LEVEL": "warning", **EXTRA_ENV}
     if database != "sqlite":
-        env["PATCHBAY_DATABASE_URL"] = asyncio.run(fresh_postgres(args.postgres))
+        env["PATCHBAY_DATABASE_URL"] = configs.fresh_postgres(args.postgres)
     with tempfile.TemporaryDirectory() as tmp:
         server = ServerProcess(Path(tmp) / "data", "--workers", str(workers), env=env)
         try:
@@ -171,22 +161,15 @@ def ms(seconds: float) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--workers", default="1,2", help="worker counts to run, e.g. 1,2")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--drain", type=float, default=120.0, help="max wait for delivery")
-    ap.add_argument(
-        "--postgres",
-        default=None,
-        help="also run on PostgreSQL (a fresh database is created on this server)",
-    )
+    configs.add_arguments(ap)
     args = ap.parse_args()
-    configs = [(int(w), "sqlite") for w in args.workers.split(",")]
-    if args.postgres:
-        configs += [(int(w), "postgresql") for w in args.workers.split(",")]
-    results = {c: run_one(args, *c) for c in configs}
+    runs = configs.configurations(args)
+    results = {c: run_one(args, *c) for c in runs}
 
-    names = [f"{w} worker{'s' if w > 1 else ''}, {db}" for w, db in configs]
+    names = [f"{w} worker{'s' if w > 1 else ''}, {db}" for w, db in runs]
     rows = [
         ("acknowledged events/s", lambda r: f"{r['load'].rate:,.0f}"),
         ("ack latency p50", lambda r: ms(r["load"].pct(50))),
@@ -203,7 +186,7 @@ def main() -> None:
     print(f"\nIntake: signed Segment messages, {args.concurrency} connections, {args.seconds:g} s")
     print(f"{'':26}" + "".join(f"{n:>{width}}" for n in names))
     for label, fn in rows:
-        print(f"{label:26}" + "".join(f"{fn(results[c]):>{width}}" for c in configs))
+        print(f"{label:26}" + "".join(f"{fn(results[c]):>{width}}" for c in runs))
     print("\nTarget: >= 2,000 events/s, p99 < 25 ms")
 
 

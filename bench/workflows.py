@@ -50,6 +50,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
+import configs  # noqa: E402
 import loadgen  # noqa: E402
 
 from patchbay.testing.process import ServerProcess, free_port  # noqa: E402
@@ -292,18 +293,6 @@ class Measured:
         return self.succeeded / window if window else 0.0
 
 
-async def fresh_postgres(url: str) -> str:
-    import asyncpg
-
-    name = f"pbbench_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return url.rsplit("/", 1)[0] + "/" + name
-
-
 def drive(port: int, make, args) -> tuple[loadgen.Result, loadgen.Result]:
     """A 1.5 s warm-up on 4 connections, then the measured load."""
     warm = asyncio.run(loadgen.run(HOST, port, make, concurrency=4, duration=1.5))
@@ -318,7 +307,7 @@ def run_patchbay(args, workers: int, database: str) -> Measured:
     # counts 429. The webhook is unauthenticated, never rate-limited: no effect on the load.
     env = {"PATCHBAY_LOG_LEVEL": "warning", "PATCHBAY_RATE_LIMIT_PER_SECOND": "0"}
     if database != "sqlite":
-        env["PATCHBAY_DATABASE_URL"] = asyncio.run(fresh_postgres(args.postgres))
+        env["PATCHBAY_DATABASE_URL"] = configs.fresh_postgres(args.postgres)
     with tempfile.TemporaryDirectory() as tmp:
         server = ServerProcess(Path(tmp) / "data", "--workers", str(workers), env=env)
         sampler = RssSampler(server.proc.pid)
@@ -417,9 +406,9 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.2f} ms"
 
 
-def report(args, configs, results: dict, ceiling: Measured) -> None:
-    names = [f"Patchbay {w}w {db}" for w, db in configs] + ["ceiling (bare ASGI)"]
-    columns = [results[c] for c in configs] + [ceiling]
+def report(args, runs, results: dict, ceiling: Measured) -> None:
+    names = [f"Patchbay {w}w {db}" for w, db in runs] + ["ceiling (bare ASGI)"]
+    columns = [results[c] for c in runs] + [ceiling]
     na = "-"
 
     def pb(fn):
@@ -491,26 +480,19 @@ def report(args, configs, results: dict, ceiling: Measured) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--workers", default="1,2", help="worker counts to run, e.g. 1,2")
     ap.add_argument("--seconds", type=float, default=20.0, help="load duration")
     ap.add_argument("--concurrency", type=int, default=16, help="keep-alive connections")
     ap.add_argument("--drain", type=float, default=300.0, help="max wait for runs to finish")
-    ap.add_argument(
-        "--postgres",
-        default=None,
-        help="also run on PostgreSQL (a fresh database is created on this server)",
-    )
+    configs.add_arguments(ap)
     args = ap.parse_args()
-    configs = [(int(w), "sqlite") for w in args.workers.split(",")]
-    if args.postgres:
-        configs += [(int(w), "postgresql") for w in args.workers.split(",")]
+    runs = configs.configurations(args)
     results = {}
-    for c in configs:
+    for c in runs:
         print(f"running Patchbay, {c[0]} worker(s), {c[1]} ...", file=sys.stderr, flush=True)
         results[c] = run_patchbay(args, *c)
     print("running the ceiling (bare ASGI app) ...", file=sys.stderr, flush=True)
     ceiling = run_ceiling(args)
-    report(args, configs, results, ceiling)
+    report(args, runs, results, ceiling)
 
 
 if __name__ == "__main__":

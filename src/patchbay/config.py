@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     workflow_run_retention_days: float = 30.0
     workflow_retry_scale: float = 1.0
     workflow_reply_timeout_seconds: float = 30.0
+    # Large values: webhook bodies and step outputs over workflow_inline_bytes are stored by
+    # reference (patchbay.payloads); a workflow webhook body may be up to
+    # workflow_max_body_bytes.
+    workflow_inline_bytes: int = 262_144
+    workflow_max_body_bytes: int = 104_857_600
     # OAuth 2 clients, keyed by service environment id or service name:
     # {"slack": {"client_id", "client_secret", "authorize_url"?, "token_url"?}}
     oauth_clients: dict[str, dict[str, Any]] = Field(default_factory=dict)

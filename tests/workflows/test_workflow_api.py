@@ -57,9 +57,11 @@ def steps_named(run_body, name):
     return [s for s in run_body["steps"] if s["step"] == name]
 
 
-async def wait_run(api, wf_id, run_id, timeout=10.0):
+async def wait_run(api, wf_id, run_id, timeout=10.0, headers=None):
     for _ in range(int(timeout / 0.05)):
-        r = await api.client.get(f"/core/v1/workflows/{wf_id}/runs/{run_id}", headers=api.master)
+        r = await api.client.get(
+            f"/core/v1/workflows/{wf_id}/runs/{run_id}", headers=headers or api.master
+        )
         assert r.status_code == 200, r.text
         if r.json()["status"] in ("succeeded", "failed", "cancelled"):
             return r.json()

@@ -120,7 +120,7 @@ async def test_webhook_refuses_bodies_over_the_limit_and_unknown_urls(api):
     definition["steps"]["trigger"] = step("webhook", "webhook", "2.0")
     wf = await create(api, definition)
     await api.client.post(f"/core/v1/workflows/{wf['id']}/enable", headers=api.master)
-    big = b"x" * (api.platform.settings.max_body_bytes + 1)
+    big = b"x" * (api.platform.settings.workflow_max_body_bytes + 1)
     r = await api.client.post(hook_of(wf), content=big, headers={"content-type": "text/plain"})
     api.expect_error(r, 413, "payload_too_large")
     api.expect_error(await api.client.post("/hooks/short"), 404, "not_found")

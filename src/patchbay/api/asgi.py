@@ -4,7 +4,7 @@ an answer."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 
 
 class BodyRefused(Exception):
@@ -20,6 +20,14 @@ class BodyRefused(Exception):
 async def read_body(scope, receive, max_bytes: int) -> bytes:
     """The whole body; :class:`BodyRefused` for a bad or too large Content-Length, a body
     that grows past ``max_bytes`` while streaming (413), or a client that went away."""
+    body, _ = await read_head(scope, receive, max_bytes, max_bytes + 1)
+    return body
+
+
+async def read_head(scope, receive, max_bytes: int, head_bytes: int) -> tuple[bytes, bool]:
+    """The body's first bytes: all of it when it ends (``more`` False), else the bytes
+    received until they passed ``head_bytes`` (``more`` True: :func:`body_rest` reads the
+    rest). Refused as :func:`read_body` refuses; ``max_bytes`` caps the head."""
     too_large = BodyRefused(413, f"Request body exceeds {max_bytes} bytes", "payload_too_large")
     for name, value in scope["headers"]:
         if name == b"content-length":
@@ -39,7 +47,22 @@ async def read_body(scope, receive, max_bytes: int) -> bytes:
             raise too_large
         chunks.append(chunk)
         if not message.get("more_body", False):
-            return b"".join(chunks)
+            return b"".join(chunks), False
+        if size > head_bytes:
+            return b"".join(chunks), True
+
+
+async def body_rest(receive, head: bytes, more: bool) -> AsyncIterator[bytes]:
+    """``head``, then (``more``) the rest of the body :func:`read_head` began, as it comes."""
+    yield head
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise BodyRefused(400, "Client disconnected", "invalid_request")
+        chunk = message.get("body", b"")
+        if chunk:
+            yield chunk
+        more = message.get("more_body", False)
 
 
 async def send_answer(

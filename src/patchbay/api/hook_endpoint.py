@@ -5,20 +5,27 @@ uses.
 Fire and forget: 202 ``{"runId"}`` once the run is durably stored. Await and respond: the
 ``trigger-reply`` step's status, headers and body, or 504 after the trigger's
 ``timeout_seconds`` (``PATCHBAY_WORKFLOW_REPLY_TIMEOUT_SECONDS``, at most 5 minutes).
+
+A body over ``PATCHBAY_WORKFLOW_INLINE_BYTES`` is not held in memory: it is streamed into the
+payload store as it arrives and the trigger's ``body`` is its reference
+(``patchbay.payloads``); up to ``PATCHBAY_WORKFLOW_MAX_BODY_BYTES`` (413 beyond).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import uuid
 from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
 
+from ..payloads import encoding_for, is_ref
 from ..services.errors import ServiceError
+from ..services.payloads import PayloadTooLarge
 from ..services.platform import Platform
-from .asgi import BodyRefused, read_body, send_answer
+from .asgi import BodyRefused, body_rest, read_head, send_answer
 from .responses import error_body
 
 log = logging.getLogger("patchbay.api")
@@ -42,11 +49,17 @@ async def answer_hook(
     method: str,
     headers: list[tuple[str, str]],
     query: str,
-    body: bytes,
+    body: bytes | dict[str, Any],
+    run_id: str | None = None,
 ) -> Answer:
+    """``body``: the bytes, or the reference of a body already stored (then ``run_id`` is the
+    id the payload was stored for)."""
     content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
-    parsed: Any = body.decode("utf-8", "replace")
-    if "json" in content_type and body.strip():
+    if isinstance(body, dict):
+        parsed: Any = body
+    elif "json" not in content_type or not body.strip():
+        parsed = body.decode("utf-8", "replace")
+    else:
         try:
             parsed = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
@@ -58,7 +71,7 @@ async def answer_hook(
         "method": method,
     }
     try:
-        started = await platform.runs.start_from_hook(trigger_id, trigger_output)
+        started = await platform.runs.start_from_hook(trigger_id, trigger_output, run_id)
     except ServiceError as exc:
         return _error(exc.status, exc.message, exc.code)
     if started is None:
@@ -75,7 +88,10 @@ async def answer_hook(
         reply = done.reply
         content = reply.get("body")
         out = {str(k).lower(): str(v) for k, v in (reply.get("headers") or {}).items()}
-        if isinstance(content, str):
+        if is_ref(content):  # a stored payload replied as it is
+            data = await platform.runs.payloads.read(done.org_id, content)
+            out.setdefault("content-type", content.get("contentType") or "application/json")
+        elif isinstance(content, str):
             data = content.encode()
             out.setdefault("content-type", "text/plain; charset=utf-8")
         else:
@@ -91,7 +107,8 @@ class HookEndpoint:
     def __init__(self, app, platform: Platform) -> None:
         self.app = app
         self.platform = platform
-        self.max_body_bytes = platform.settings.max_body_bytes
+        self.max_body_bytes = platform.settings.workflow_max_body_bytes
+        self.inline_bytes = platform.settings.workflow_inline_bytes
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or not scope["path"].startswith("/hooks/"):
@@ -112,11 +129,22 @@ class HookEndpoint:
         await send_answer(send, status, body, raw)
 
     async def _answer(self, trigger_id: str, scope, receive) -> Answer:
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        run_id = None
         try:
-            body = await read_body(scope, receive, self.max_body_bytes)
+            body: bytes | dict[str, Any]
+            body, more = await read_head(scope, receive, self.max_body_bytes, self.inline_bytes)
+            if more or len(body) > self.inline_bytes:
+                stored = await self._store(trigger_id, headers, receive, body, more)
+                if stored is None:
+                    return _error(
+                        404, "No enabled workflow receives requests at this URL", "not_found"
+                    )
+                run_id, body = stored
         except BodyRefused as refused:
             return _error(refused.status, refused.message, refused.code)
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        except PayloadTooLarge as exc:
+            return _error(413, f"Request body exceeds {exc.limit} bytes", "payload_too_large")
         return await answer_hook(
             self.platform,
             trigger_id,
@@ -124,4 +152,23 @@ class HookEndpoint:
             headers=headers,
             query=scope.get("query_string", b"").decode("latin-1"),
             body=body,
+            run_id=run_id,
         )
+
+    async def _store(self, trigger_id: str, headers, receive, head: bytes, more: bool):
+        """A large body streamed into the payload store, for the run it will start: (run id,
+        reference); None when no enabled workflow is behind ``trigger_id``."""
+        target = await self.platform.runs.hook_target(trigger_id)
+        if target is None:
+            return None
+        content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
+        run_id = str(uuid.uuid4())
+        ref = await self.platform.runs.payloads.store(
+            target[1],
+            run_id,
+            body_rest(receive, head, more),
+            content_type or "application/octet-stream",
+            encoding_for(content_type),
+            max_bytes=self.max_body_bytes,
+        )
+        return run_id, ref

@@ -31,6 +31,9 @@ ENGINE_STEPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 
 STORAGE_SCOPES = ("Current Run", "Workflow", "Account")
 # Engine steps that only compute (no checkpoint needed before them).
+# Engine steps that take payload references as they are (the reply holds the reference;
+# the webhook answer streams it).
+PAYLOAD_STEPS = frozenset({"trigger-reply", "callable-response"})
 PURE_ENGINE_STEPS = frozenset({"loop", "branch", "noop", "manual", "webhook", "callable-trigger"})
 
 

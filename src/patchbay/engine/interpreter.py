@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from .definition import TRIGGER, Node, Step, Workflow
-from .mapping import MappingError, Scope, resolve_value
+from .mapping import MappingError, PayloadNeeded, Scope, resolve_value
 
 LOOP_FOREVER_LIMIT = 100_000  # a loop_forever without a break stops here, failing the run
 
@@ -52,6 +52,11 @@ class Runtime(Protocol):
     async def now(self, key: str) -> datetime: ...
 
     async def new_id(self, key: str) -> str: ...
+
+    async def load_payload(self, ref: dict[str, Any]) -> Any:
+        """The value behind a payload reference (``patchbay.payloads``); LookupError when
+        there is no such payload for this run's organisation."""
+        ...
 
 
 class RunFailed(Exception):
@@ -108,6 +113,7 @@ class Interpreter:
             env=env or {},
             auth=auth or {},
             errors={},
+            payloads={},
         )
 
     async def run(self) -> Result:
@@ -158,7 +164,7 @@ class Interpreter:
     async def _step(self, step: Step, key: str, scope: Scope) -> StepOutcome:
         """Resolve the input, run (or replay) the step, apply its error handling."""
         try:
-            data = {name: resolve_value(v, scope) for name, v in step.properties.items()}
+            data = await self._resolve(step, scope)
         except MappingError as exc:
             outcome = StepOutcome(False, error=input_error(step.name, str(exc)))
         else:
@@ -190,6 +196,19 @@ class Interpreter:
         if strategy == "continue_loop":
             raise _Continue()
         raise RunFailed(step.name, error)
+
+    async def _resolve(self, step: Step, scope: Scope) -> dict[str, Any]:
+        """The step's input. A path going into a stored payload reads it (once per run)
+        through the runtime, then resolution starts again."""
+        while True:
+            try:
+                return {name: resolve_value(v, scope) for name, v in step.properties.items()}
+            except PayloadNeeded as need:
+                try:
+                    value = await self.runtime.load_payload(need.ref)
+                except LookupError as exc:
+                    raise MappingError(str(exc.args[0] if exc.args else exc)) from None
+                scope.payloads[need.ref["$payload"]] = value  # type: ignore[index]
 
     async def _delay(self, step: Step, key: str, data: dict[str, Any]) -> None:
         now = await self.runtime.now(key)

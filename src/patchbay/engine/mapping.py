@@ -52,11 +52,14 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from ..payloads import PAYLOAD_KEY
+
 __all__ = [
     "InvalidReference",
     "InvalidValue",
     "MappingError",
     "ParsedPath",
+    "PayloadNeeded",
     "ReferenceUnresolved",
     "Scope",
     "interpolate",
@@ -103,6 +106,16 @@ class InvalidValue(MappingError, ValueError):
     """A typed property value whose shape does not match its type."""
 
 
+class PayloadNeeded(Exception):
+    """A path goes into (or a string interpolates) a stored payload (``patchbay.payloads``)
+    whose value is not in ``Scope.payloads`` yet: the caller loads it and resolves again.
+    Not a MappingError: nothing is wrong with the reference."""
+
+    def __init__(self, ref: dict[str, Any]) -> None:
+        super().__init__(f"payload {ref.get(PAYLOAD_KEY)} is needed")
+        self.ref = ref
+
+
 # --------------------------------------------------------------------------------------------
 # Scope
 
@@ -117,7 +130,8 @@ class Scope:
 
     ``steps``: each finished step's output by step name (the trigger's under ``"trigger"``);
     ``errors``: a step's error by step name; ``loops``: the frames of the loops currently being
-    iterated, by loop step name, each ``{"value": item, "index": i}``.
+    iterated, by loop step name, each ``{"value": item, "index": i}``; ``payloads``: the stored
+    payloads already read, by id (a path going into a payload reference reads through it).
     """
 
     steps: Mapping[str, Any] = field(default_factory=dict)
@@ -126,6 +140,7 @@ class Scope:
     auth: Mapping[str, Any] = field(default_factory=dict)
     errors: Mapping[str, Any] = field(default_factory=dict)
     loops: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    payloads: Mapping[str, Any] = field(default_factory=dict)
 
     def with_loop(self, name: str, value: Any, index: int, **extra: Any) -> Scope:
         """The scope of one iteration of loop ``name``: the same mappings (not copied), plus
@@ -139,6 +154,7 @@ class Scope:
             self.auth,
             self.errors,
             {**self.loops, name: frame},
+            self.payloads,
         )
 
 
@@ -317,9 +333,21 @@ def _step(obj: Any, op: int, arg: Any) -> Any:
     raise AssertionError(op)  # pragma: no cover - wildcards are handled by the callers
 
 
-def _collect(obj: Any, segs: tuple[tuple[int, Any], ...], i: int, out: list[Any]) -> bool:
+def _deref(ref: dict[str, Any], loaded: Mapping[str, Any]) -> Any:
+    """The value of a payload reference (PayloadNeeded when it was not read yet)."""
+    value = loaded.get(ref[PAYLOAD_KEY], _MISSING)
+    if value is _MISSING:
+        raise PayloadNeeded(ref)
+    return value
+
+
+def _collect(
+    obj: Any, segs: tuple[tuple[int, Any], ...], i: int, out: list[Any], loaded: Mapping
+) -> bool:
     """``segs[i]`` is a wildcard: append to ``out`` the rest of the path over each child of
     ``obj``. False when ``obj`` is not a container."""
+    if type(obj) is dict and PAYLOAD_KEY in obj:
+        obj = _deref(obj, loaded)
     if isinstance(obj, Mapping):
         children: Iterable[Any] = obj.values()
     elif isinstance(obj, (list, tuple)):
@@ -333,8 +361,10 @@ def _collect(obj: Any, segs: tuple[tuple[int, Any], ...], i: int, out: list[Any]
         while j < n:
             op, arg = segs[j]
             if op == _WILD:
-                _collect(cur, segs, j, out)
+                _collect(cur, segs, j, out, loaded)
                 break
+            if type(cur) is dict and PAYLOAD_KEY in cur:
+                cur = _deref(cur, loaded)
             cur = _step(cur, op, arg)
             if cur is _MISSING:
                 break
@@ -344,11 +374,13 @@ def _collect(obj: Any, segs: tuple[tuple[int, Any], ...], i: int, out: list[Any]
     return True
 
 
-def _walk(obj: Any, segs: tuple[tuple[int, Any], ...]) -> Any:
+def _walk(obj: Any, segs: tuple[tuple[int, Any], ...], loaded: Mapping[str, Any]) -> Any:
     for i, (op, arg) in enumerate(segs):
         if op == _WILD:
             out: list[Any] = []
-            return out if _collect(obj, segs, i, out) else _MISSING
+            return out if _collect(obj, segs, i, out, loaded) else _MISSING
+        if type(obj) is dict and PAYLOAD_KEY in obj:
+            obj = _deref(obj, loaded)
         obj = _step(obj, op, arg)
         if obj is _MISSING:
             return _MISSING
@@ -381,7 +413,7 @@ def _resolve_parsed(parsed: ParsedPath, scope: Scope) -> Any:
     else:
         obj = scope.auth
     segs = parsed.segments
-    return _walk(obj, segs) if segs else obj
+    return _walk(obj, segs, scope.payloads) if segs else obj
 
 
 def resolve_path(path: str, scope: Scope) -> Any:
@@ -492,6 +524,8 @@ def interpolate(text: str, scope: Scope) -> str:
                 raise ReferenceUnresolved(part.parsed.text)
             out.append(part.fallback)
         else:
+            if type(value) is dict and PAYLOAD_KEY in value:
+                value = _deref(value, scope.payloads)
             out.append(render_text(value))
     return "".join(out)
 

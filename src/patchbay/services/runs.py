@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
+import orjson
 from sqlalchemy import bindparam, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -39,12 +40,22 @@ from ..connectors.sdk.runner import InputInvalid, run_operation
 from ..engine import core_steps
 from ..engine.definition import Step, Workflow, parse
 from ..engine.interpreter import Interpreter, StepOutcome
+from ..payloads import has_refs, replace_refs
 from ..storage.db import Database
 from ..storage.group_commit import GroupCommit
-from ..storage.models import RunStep, StoredValue, WorkflowRow, WorkflowRun, utcnow
+from ..storage.models import (
+    Payload,
+    PayloadChunk,
+    RunStep,
+    StoredValue,
+    WorkflowRow,
+    WorkflowRun,
+    utcnow,
+)
 from .authentications import Authentications
 from .errors import BadRequest, NotFound
 from .pagination import paginate
+from .payloads import PayloadNotFound, Payloads
 from .polling_loop import PollingLoop, cancel_all
 from .principal import Principal
 from .workflows import Workflows, plain_value
@@ -181,6 +192,7 @@ class RunRuntime:
         self.steps_run = 0
         self.run_storage = False  # whether it used "Current Run" storage
         self.pending: list[tuple[Any, dict[str, Any]]] = []  # deferred journal writes
+        self.loaded: dict[str, Any] = {}  # stored payloads read by this run, by id
 
     # -- journal --------------------------------------------------------------------------
     async def _write(self, row: RunStep, *, defer: bool = False) -> RunStep:
@@ -223,6 +235,34 @@ class RunRuntime:
         if utcnow() < wake:
             raise Suspend(wake)
 
+    # -- payloads -------------------------------------------------------------------------
+    async def load_payload(self, ref: dict[str, Any]) -> Any:
+        payload_id = ref.get("$payload")
+        if payload_id not in self.loaded:
+            self.loaded[payload_id] = await self.runs.payloads.load(self.run.org_id, ref)
+        return self.loaded[payload_id]
+
+    async def _values(self, data: dict[str, Any]) -> dict[str, Any]:
+        """``data`` with the stored payloads it refers to read (for a step that does not
+        take references)."""
+        if not has_refs(data):
+            return data
+        return await replace_refs(data, self.load_payload)
+
+    async def _by_reference(self, value: Any) -> Any:
+        """``value``, or a reference to it once stored when its JSON is over the inline
+        threshold (what the journal keeps of a large output or input)."""
+        if value is None or type(value) in (bool, int, float):
+            return value
+        try:
+            encoded = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+        except (TypeError, orjson.JSONEncodeError):
+            return value
+        if len(encoded) <= self.runs.payloads.inline_bytes:
+            return value
+        payloads = self.runs.payloads
+        return await payloads.put(self.run.org_id, self.run.id, encoded, "application/json", "json")
+
     # -- steps ----------------------------------------------------------------------------
     async def run_step(self, key: str, step: Step, data: dict[str, Any]) -> StepOutcome:
         row = self.journal.get(key)
@@ -242,6 +282,7 @@ class RunRuntime:
             return StepOutcome(False, error={"message": message, "kind": "limit_exceeded"})
         if row is None:
             row = self._entry(key, step, data)
+            row.input = await self._by_reference(row.input)
         while True:
             # After a failed attempt, wait as Tray's table says (durably). An attempt found
             # "running" was interrupted by a crash: it goes again at once.
@@ -259,9 +300,9 @@ class RunRuntime:
             retries = RETRIES.get(kind, ())
             if outcome.ok or row.attempts > len(retries):
                 row.status = "succeeded" if outcome.ok else "failed"
-                # The journal keeps the real output (a resumed run replays it); the API
-                # shows it redacted.
-                row.output = outcome.output if outcome.ok else None
+                # The journal keeps the real output (a resumed run replays it), by reference
+                # when it is large; the API shows it redacted.
+                row.output = await self._by_reference(outcome.output) if outcome.ok else None
                 row.error = outcome.error
                 row.finished_at = utcnow()
                 row = await self._write(row, defer=True)
@@ -350,8 +391,12 @@ class RunRuntime:
         """Run one attempt: (outcome, Tray error kind for the retry table)."""
         try:
             if core_steps.is_engine_step(step.connector):
+                if step.connector not in core_steps.PAYLOAD_STEPS:
+                    data = await self._values(data)
                 return StepOutcome(True, await self._engine_step(step, data)), ""
             return await self._connector_step(step, data, idempotency_key)
+        except PayloadNotFound as exc:
+            return StepOutcome(False, error=input_error_of(str(exc))), "user_input_error"
         except core_steps.StepInputError as exc:
             return StepOutcome(False, error=input_error_of(str(exc))), "user_input_error"
         except Exception as exc:  # a crash in the connector: retried like Tray
@@ -364,6 +409,8 @@ class RunRuntime:
             step.connector, step.version, step.operation
         )
         op = connector.operation(step.operation)
+        if not op.payloads:
+            data = await self._values(data)
         credentials = user_data = refresh = None
         if step.authentication:
             # As for Call Connector: refused when it needs re-authorization, refreshed
@@ -392,6 +439,7 @@ class RunRuntime:
                 auth_id=step.authentication,
                 refresh=refresh,
                 idempotency_key=idempotency_key,
+                payloads=self.runs.payloads.access(self.run.org_id, self.run.id),
             )
         except InputInvalid as exc:
             return StepOutcome(False, error=input_error_of(exc.message)), "user_input_error"
@@ -455,6 +503,7 @@ class Runs:
         self._leased: set[str] = set()
         self._keeper: asyncio.Task | None = None
         self.writes = GroupCommit(db, "run-journal")
+        self.payloads = Payloads(db, settings.workflow_inline_bytes)
         self.journal_upsert = journal_upsert(db.is_sqlite)
         self.finish_statement = finish_statement()
         self.insert_run = WorkflowRun.__table__.insert()
@@ -568,7 +617,7 @@ class Runs:
             await s.commit()
         self._loop.wake()
 
-    async def _hook_target(self, trigger_id: str) -> tuple[str, str, int, dict] | None:
+    async def hook_target(self, trigger_id: str) -> tuple[str, str, int, dict] | None:
         """(workflow id, org id, version, trigger settings) of the enabled webhook workflow
         behind ``trigger_id``; cached briefly (enabling, disabling and saving forget it in
         this process; other processes see it within ``PATCHBAY_AUTH_CACHE_SECONDS``)."""
@@ -600,15 +649,16 @@ class Runs:
         self._hooks.clear()
 
     async def start_from_hook(
-        self, trigger_id: str, trigger_output: Any
+        self, trigger_id: str, trigger_output: Any, run_id: str | None = None
     ) -> tuple[str, dict[str, Any]] | None:
         """A webhook run of the enabled workflow behind ``trigger_id``, durably stored
-        (group commit), and its trigger's settings; None when there is no such workflow."""
-        target = await self._hook_target(trigger_id)
+        (group commit), and its trigger's settings; None when there is no such workflow.
+        ``run_id``: the id a large body was stored for (else a new one)."""
+        target = await self.hook_target(trigger_id)
         if target is None:
             return None
         workflow_id, org_id, version, settings = target
-        run_id = str(uuid.uuid4())
+        run_id = run_id or str(uuid.uuid4())
         await self.writes.execute(
             self.insert_run,
             {
@@ -716,6 +766,16 @@ class Runs:
             ).all()
         return {**self.run_to_api(run), "steps": [self.step_to_api(r) for r in steps]}
 
+    async def payload(self, p: Principal, workflow_id: str, run_id: str, payload_id: str):
+        """A stored payload a run refers to: (its header, its bytes chunk by chunk)."""
+        async with self.db.session() as s:
+            await self._run_row(s, p, workflow_id, run_id)
+        try:
+            header = await self.payloads.header(p.org_id, payload_id)
+        except PayloadNotFound as exc:
+            raise NotFound(str(exc), "payload_not_found") from None
+        return header, await self.payloads.open(p.org_id, payload_id)
+
     async def cancel(self, p: Principal, workflow_id: str, run_id: str) -> dict[str, Any]:
         async with self.db.session() as s:
             run = await self._run_row(s, p, workflow_id, run_id)
@@ -810,6 +870,11 @@ class Runs:
                 )
                 if ids:
                     await conn.execute(delete(RunStep).where(RunStep.run_id.in_(ids)))
+                    stored = select(Payload.id).where(Payload.run_id.in_(ids))
+                    await conn.execute(
+                        delete(PayloadChunk).where(PayloadChunk.payload_id.in_(stored))
+                    )
+                    await conn.execute(delete(Payload).where(Payload.run_id.in_(ids)))
                     await conn.execute(
                         delete(StoredValue).where(StoredValue.scope.in_([f"run:{i}" for i in ids]))
                     )
@@ -911,6 +976,7 @@ class Runs:
             removed = await self.prune(utcnow() - timedelta(days=days))
             if removed:
                 log.info("pruned %d run(s) older than %g days", removed, days)
+            await self.payloads.prune()
 
     def is_pure(self, step: Step) -> bool:
         """Whether running ``step`` again is harmless (no checkpoint before it)."""

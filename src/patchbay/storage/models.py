@@ -393,3 +393,34 @@ class StoredValue(Base):
     )
     revision: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Payload(Base):
+    """A value stored by reference (``patchbay.payloads``): a large webhook body or step
+    output. Its bytes are in ``payload_chunks``; ``complete`` once every chunk is written
+    (an incomplete one older than an hour is an interrupted upload, pruned). It belongs to
+    the run that made it and goes with it."""
+
+    __tablename__ = "payloads"
+    __table_args__ = (Index("ix_payloads_run", "run_id"),)
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(String(36), index=True)
+    run_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    content_type: Mapped[str] = mapped_column(String(255), default="")
+    encoding: Mapped[str] = mapped_column(String(16), default="binary")
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    complete: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PayloadChunk(Base):
+    """One chunk (up to 1 MiB) of a payload's bytes, in order of ``n``."""
+
+    __tablename__ = "payload_chunks"
+    payload_id: Mapped[str] = mapped_column(
+        ForeignKey("payloads.id", ondelete="CASCADE"), primary_key=True
+    )
+    n: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

@@ -8,7 +8,7 @@ from typing import Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...services.errors import BadRequest
@@ -159,6 +159,28 @@ async def get_run(
     workflow_id: str, run_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
 ):
     return json_response(await pf.runs.get(p, workflow_id, run_id))
+
+
+@router.get(
+    "/{workflow_id}/runs/{run_id}/payloads/{payload_id}",
+    summary="Download a stored payload a run refers to",
+    response_class=StreamingResponse,
+)
+async def get_payload(
+    workflow_id: str,
+    run_id: str,
+    payload_id: str,
+    p: Principal = Depends(master),
+    pf: Platform = Depends(platform),
+):
+    """The bytes of a value the run carries by reference (``{"$payload": id, ...}`` in its
+    trigger output or a step's input or output), streamed with its content type."""
+    header, chunks = await pf.runs.payload(p, workflow_id, run_id, payload_id)
+    return StreamingResponse(
+        chunks,
+        media_type=header.content_type or "application/octet-stream",
+        headers={"content-length": str(header.size)},
+    )
 
 
 @router.post("/{workflow_id}/runs/{run_id}/cancel", summary="Cancel a run")

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from ...payloads import is_ref
 from ..sdk import ConnectorError, Context, field, operation
 
 _MISSING = object()
@@ -120,18 +121,47 @@ def _map_object(item: Any, where: str, mappings: list[tuple[list[str], list[str]
     return result
 
 
+async def _read_along(value: Any, paths: list[list[str]], ctx: Context) -> Any:
+    """``value`` with the stored payloads (``patchbay.payloads``) that a path goes *into*
+    read; a payload a path only reaches (a value moved whole) stays a reference, so a large
+    value is moved without being copied. Containers on the way are copied, not changed."""
+    if ctx.payloads is None:
+        return value
+    if is_ref(value):
+        value = await ctx.payloads.load(value)
+    for path in paths:
+        value = await _read_path(value, path, ctx)
+    return value
+
+
+async def _read_path(node: Any, path: list[str], ctx: Context) -> Any:
+    if len(path) < 2:
+        return node
+    if isinstance(node, list):
+        items = [await _read_path(item, path, ctx) for item in node]
+        return node if all(a is b for a, b in zip(items, node, strict=True)) else items
+    if not isinstance(node, Mapping) or path[0] not in node:
+        return node
+    child = node[path[0]]
+    opened = await ctx.payloads.load(child) if is_ref(child) else child
+    opened = await _read_path(opened, path[1:], ctx)
+    return node if opened is child else {**node, path[0]: opened}
+
+
 @operation(
     title="Map keys",
     description="Rename the keys of an object or of every object in a list, following a "
     "table of {from, to} key paths.",
     input=MapValuesInput,
     output=MapValuesOutput,
+    payloads=True,
 )
 async def map_values(ctx: Context, data: MapValuesInput) -> dict:
     mappings = [
         (parse_path(m.from_, f"mappings[{i}].from"), parse_path(m.to, f"mappings[{i}].to"))
         for i, m in enumerate(data.mappings)
     ]
+    data.value = await _read_along(data.value, [source for source, _ in mappings], ctx)
     if isinstance(data.value, list):
         result: Any = [
             _map_object(item, f"value[{i}]", mappings, data.keep_unmapped)

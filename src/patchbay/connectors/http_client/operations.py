@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from ...payloads import PAYLOAD_KEY, encoding_for, is_ref
 from ..sdk import ConnectorError, Context, Operation, field, operation
 from ..sdk.errors import visible_headers
 from ..sdk.outbound import OutboundBlocked
@@ -52,7 +53,12 @@ class KeyValue(BaseModel):
 class JsonBody(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, title="JSON")
 
-    json_: Any = field(title="JSON", description="Any JSON value, sent as is.", alias="json")
+    json_: Any = field(
+        title="JSON",
+        description="Any JSON value, sent as is. In a workflow, a stored JSON payload's "
+        "reference is streamed as it was stored.",
+        alias="json",
+    )
     content_type: str | None = field(
         None, title="Content type", description="Defaults to application/json."
     )
@@ -69,10 +75,22 @@ class FormBody(BaseModel):
     )
 
 
+class PayloadRef(BaseModel):
+    """A stored payload's reference (``patchbay.payloads``), sent by streaming its bytes."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, title="Stored payload")
+
+    payload: str = field(title="Stored payload id", alias=PAYLOAD_KEY)
+
+
 class RawBody(BaseModel):
     model_config = ConfigDict(extra="forbid", title="Raw")
 
-    raw: str = field(title="Raw text")
+    raw: str | PayloadRef = field(
+        title="Raw text",
+        description="Text, or (in a workflow) a stored payload's reference, whose bytes are "
+        "streamed as the body.",
+    )
     content_type: str | None = field(
         None, title="Content type", description="Defaults to text/plain."
     )
@@ -326,6 +344,8 @@ class _Call:
             self.redactor.add(value)
         self.auth_header_names: set[str] = set()  # headers the authentication added
         self.user_cookie: str | None = None  # a Cookie header the call itself set
+        self.payload: dict[str, Any] | None = None  # a stored payload sent as the body
+        self.payload_size = 0
 
     async def run(self) -> dict[str, Any]:
         try:
@@ -346,6 +366,8 @@ class _Call:
             raise self.ctx.fail(
                 f"status_code_ok is not a valid status spec: {self.params.status_code_ok!r}"
             ) from None
+        if self.ctx.payloads is not None:
+            await self._find_payload()
         request, auth = self._build()
         self.start_url = request.url
         response = await self._send(request, auth)
@@ -376,6 +398,8 @@ class _Call:
             auth = None
 
         content, files = self._body(headers)
+        if self.payload is not None:
+            headers.append(("Content-Length", str(self.payload_size)))
         timeout = httpx.Timeout(
             params.timeout_seconds, connect=min(params.timeout_seconds, CONNECT_TIMEOUT)
         )
@@ -401,13 +425,47 @@ class _Call:
         self.user_cookie = request.headers.get("cookie")
         return request, auth
 
+    async def _find_payload(self) -> None:
+        """Note a stored payload given as the JSON or raw body (streamed when sent)."""
+        body = getattr(self.params, "body", None)
+        ref: Any = None
+        if isinstance(body, JsonBody) and is_ref(body.json_):
+            ref = body.json_
+        elif isinstance(body, RawBody) and isinstance(body.raw, PayloadRef):
+            ref = body.raw.model_dump(by_alias=True)
+        if ref is None:
+            return
+        try:
+            self.payload_size = await self.ctx.payloads.size(ref)
+        except LookupError as exc:
+            raise self.ctx.fail(str(exc.args[0] if exc.args else exc)) from None
+        self.payload = ref
+
+    def _payload_stream(self) -> Any:
+        """A fresh stream of the payload's bytes (one per hop: a 307/308 sends it again)."""
+        payloads, ref = self.ctx.payloads, self.payload
+
+        async def chunks():
+            async for chunk in await payloads.open(ref):
+                yield chunk
+
+        return chunks()
+
     def _body(
         self, headers: list[tuple[str, str]]
-    ) -> tuple[bytes | None, list[tuple[str, tuple[None, str]]] | None]:
+    ) -> tuple[Any, list[tuple[str, tuple[None, str]]] | None]:
         """The encoded body; sets the content type on ``headers`` unless given there."""
         body = getattr(self.params, "body", None)
         if body is None:
             return None, None
+        if self.payload is not None:
+            default = self.payload.get("contentType") or "application/octet-stream"
+            if isinstance(body, JsonBody):
+                default = "application/json"
+            self._content_type(headers, body.content_type, default)
+            return self._payload_stream(), None
+        if isinstance(body, RawBody) and not isinstance(body.raw, str):
+            raise self.ctx.fail("A stored payload can only be sent by a workflow step")
         if isinstance(body, FormBody) and body.content_type == "multipart/form-data":
             # httpx writes the content type with its boundary
             headers[:] = [(k, v) for k, v in headers if k.lower() != "content-type"]
@@ -421,11 +479,15 @@ class _Call:
         else:
             content = body.raw
             default_type = "text/plain; charset=utf-8"
-        has_type = any(k.lower() == "content-type" for k, _ in headers)
-        if body.content_type or not has_type:
-            headers[:] = [(k, v) for k, v in headers if k.lower() != "content-type"]
-            headers.append(("Content-Type", body.content_type or default_type))
+        self._content_type(headers, body.content_type, default_type)
         return content.encode("utf-8"), None
+
+    @staticmethod
+    def _content_type(headers: list[tuple[str, str]], given: str | None, default: str) -> None:
+        has_type = any(k.lower() == "content-type" for k, _ in headers)
+        if given or not has_type:
+            headers[:] = [(k, v) for k, v in headers if k.lower() != "content-type"]
+            headers.append(("Content-Type", given or default))
 
     # -- sending -----------------------------------------------------------------------
     async def _send(self, request: httpx.Request, auth: httpx.Auth | None) -> httpx.Response:
@@ -457,6 +519,14 @@ class _Call:
                         following.headers.pop(name, None)
                 self.user_cookie = None
             jar.set_cookie_header(following)
+            if self.payload is not None and following.method not in ("GET", "HEAD"):
+                following = httpx.Request(
+                    following.method,
+                    following.url,
+                    headers=following.headers,
+                    content=self._payload_stream(),
+                    extensions=following.extensions,
+                )
             request, auth = following, None  # BasicAuth already sits in the headers
 
     async def _send_one(self, request: httpx.Request, auth: httpx.Auth | None) -> httpx.Response:
@@ -478,7 +548,7 @@ class _Call:
                 f"{exc.__class__.__name__}{detail}"
             ) from None
 
-    async def _read(self, response: httpx.Response) -> bytes:
+    async def _read(self, response: httpx.Response) -> bytes | dict[str, Any]:
         cap = self.params.max_response_bytes
 
         def too_large() -> ConnectorError:
@@ -500,10 +570,13 @@ class _Call:
             raise too_large()
         data = bytearray()
         try:
-            async for chunk in response.aiter_bytes():
+            chunks = response.aiter_bytes()
+            async for chunk in chunks:
                 data += chunk
                 if len(data) > cap:
                     raise too_large()
+                if self._store_response(response, len(data)):
+                    return await self._stored(response, bytes(data), chunks, cap, too_large)
         except httpx.TimeoutException:
             raise self.ctx.fail(
                 f"Reading the response from {_where(response.request.url)} timed out", "timeout"
@@ -515,8 +588,41 @@ class _Call:
             ) from None
         return bytes(data)
 
+    def _store_response(self, response: httpx.Response, size: int) -> bool:
+        """Whether the body goes to the payload store: in a workflow step, a successful
+        response larger than the inline threshold (its output is then a reference)."""
+        payloads = self.ctx.payloads
+        return (
+            payloads is not None
+            and size > payloads.inline_bytes
+            and self.params.parse_response == "auto"
+            and any(low <= response.status_code <= high for low, high in self.accepted)
+        )
+
+    async def _stored(self, response, head: bytes, chunks, cap: int, too_large) -> dict:
+        """The rest of the body streamed into the payload store, after ``head``."""
+        size = len(head)
+
+        async def body():
+            nonlocal size
+            yield head
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > cap:
+                    raise too_large()
+                yield chunk
+
+        content_type = response.headers.get("content-type", "application/octet-stream")
+        return await self.ctx.payloads.store(body(), content_type, encoding_for(content_type))
+
     # -- the result --------------------------------------------------------------------
-    def _result(self, response: httpx.Response, data: bytes) -> dict[str, Any]:
+    def _result(self, response: httpx.Response, data: bytes | dict) -> dict[str, Any]:
+        if isinstance(data, dict):  # stored by reference
+            body = data
+            headers = dict(response.headers.items())
+            return {
+                "response": {"status_code": response.status_code, "headers": headers, "body": body}
+            }
         # A buffered copy of the (already decoded) response, for text and error helpers.
         buffered = httpx.Response(
             response.status_code,
@@ -587,6 +693,7 @@ def request_operation(method: str) -> Operation:
         input=RequestWithBodyInput if has_body else RequestInput,
         output=HttpOutput,
         timeout=MAX_TIMEOUT,  # the per-call timeout_seconds is enforced inside
+        payloads=True,
     )(handler)
 
 

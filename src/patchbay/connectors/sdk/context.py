@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 import httpx
 import orjson
 
+from ...payloads import PayloadAccess
 from .errors import ConnectorError, ErrorKind
 from .http import HttpClientPool
 from .outbound import OutboundBlocked
@@ -126,6 +127,7 @@ class Context:
         refresh: Refresher | None = None,
         intake_url: str | None = None,
         idempotency_key: str | None = None,
+        payloads: PayloadAccess | None = None,
     ) -> None:
         self.connector = connector
         self.operation = operation
@@ -140,6 +142,9 @@ class Context:
         # For a workflow step: stable across the attempts of that step (retries, and a run
         # resumed after a crash), for services that deduplicate by an idempotency key.
         self.idempotency_key = idempotency_key
+        # In a workflow step: the run's stored payloads (patchbay.payloads), for operations
+        # declared with payloads=True. None elsewhere (a Call Connector request).
+        self.payloads = payloads
         self._http: httpx.AsyncClient | None = None
         self._refresh = refresh
 

@@ -31,6 +31,9 @@ class Operation:
     auth_scopes: list[str] = field(default_factory=list)
     dynamic_output: DynamicOutput | None = None
     timeout: float = DEFAULT_TIMEOUT
+    # Whether the handler takes stored payload references (patchbay.payloads) in its input
+    # as they are, to stream them through ctx.payloads; otherwise it receives their values.
+    payloads: bool = False
     _validator: SchemaValidator | None = field(default=None, repr=False)
 
     @property
@@ -64,11 +67,15 @@ def operation(
     auth_scopes: list[str] | tuple[str, ...] = (),
     dynamic_output: DynamicOutput | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    payloads: bool = False,
 ) -> Callable[[Handler], Operation]:
     """Declare an operation from its handler.
 
     ``input`` is a pydantic model (the handler receives an instance) or a raw JSON Schema
     dict (the handler receives the dict). ``output`` likewise describes the output.
+    ``payloads=True``: in a workflow, the handler receives stored payload references
+    (``patchbay.payloads``) as they are and reads them through ``ctx.payloads`` (streaming),
+    instead of their values.
     """
 
     def wrap(handler: Handler) -> Operation:
@@ -84,6 +91,7 @@ def operation(
             auth_scopes=list(auth_scopes),
             dynamic_output=dynamic_output,
             timeout=timeout,
+            payloads=payloads,
         )
 
     return wrap

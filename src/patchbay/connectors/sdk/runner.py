@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ...payloads import PayloadAccess
 from .connector import Connector
 from .context import Context, Refresher
 from .errors import ConnectorError
@@ -66,6 +67,7 @@ async def run_operation(
     validate: bool = True,
     refresh: Refresher | None = None,
     idempotency_key: str | None = None,
+    payloads: PayloadAccess | None = None,
 ) -> CallResult:
     """Execute ``operation``. Raises :class:`InputInvalid` for bad input; every
     third-party failure comes back as ``CallResult(outcome="error")``."""
@@ -82,6 +84,7 @@ async def run_operation(
         auth_id=auth_id,
         refresh=refresh,
         idempotency_key=idempotency_key,
+        payloads=payloads,
     )
     try:
         parsed = operation.parse_input(data if operation.input_model else copy.deepcopy(data))

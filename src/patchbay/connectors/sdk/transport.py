@@ -29,6 +29,11 @@ _CHUNK = 64 * 1024
 _URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
 
 
+async def _forward(stream: Any) -> AsyncIterator[bytes]:
+    async for chunk in stream:
+        yield chunk
+
+
 def _exact(url: str) -> yarl.URL:
     """The URL sent exactly as written. yarl would otherwise decode ``%2E%2E`` to ``..``
     and normalise the path, so an id a user put in a path (``/visitor/%2E%2E/x``) could
@@ -172,13 +177,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             sock_connect=timeouts.get("connect"),
             sock_read=timeouts.get("read"),
         )
-        body = await request.aread()
+        # A body in memory is sent as it is; a streamed one (a stored payload) is streamed on.
+        body: Any = _forward(request.stream)
+        if isinstance(request.stream, httpx.ByteStream):
+            body = (await request.aread()) or None
         with _mapped_errors():
             response = await self._get_session().request(
                 request.method,
                 _exact(str(request.url)),
                 headers=list(request.headers.multi_items()),
-                data=body or None,
+                data=body,
                 allow_redirects=False,
                 timeout=timeout,
                 compress=None,

@@ -681,3 +681,18 @@ async def test_unreachable_target(clients) -> None:
     assert result.outcome == "error"
     assert result.output["kind"] == "connector_error"
     assert result.output["response"] is None
+
+
+async def test_a_stored_payload_outside_a_workflow_is_refused_and_json_is_sent_as_given(
+    clients, server
+) -> None:
+    """A payload reference only means something in a workflow step (ctx.payloads): as a raw
+    body elsewhere it is refused; inside a JSON body it is just JSON."""
+    ref = {"$payload": "p-1", "size": 3, "contentType": "text/plain", "encoding": "text"}
+    result = await call(clients, "post_request", {"url": f"{server}/echo", "body": {"raw": ref}})
+    assert result.outcome == "error"
+    assert "only be sent by a workflow step" in result.output["message"]
+    body = received(
+        await call(clients, "post_request", {"url": f"{server}/echo", "body": {"json": ref}})
+    )
+    assert json.loads(body["body"]) == ref

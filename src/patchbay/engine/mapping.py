@@ -38,6 +38,11 @@ as text like Tray (JavaScript) does: strings raw, ``null`` as the empty string, 
 ``true``/``false``, numbers as JSON (an integral float without ``.0``, as JavaScript prints it),
 lists and objects as compact JSON.
 
+Stored payloads (``patchbay.payloads``): a reference ``{"$payload": id, ...}`` resolves as
+itself; a path that goes into one, or an interpolation of one, reads through the value in
+``Scope.payloads`` and raises :class:`PayloadNeeded` when it is not there yet (the
+interpreter loads it through its runtime and resolves again).
+
 Resolved values are the very objects held in the scope: nothing is copied.
 """
 

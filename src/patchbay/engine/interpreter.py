@@ -17,7 +17,8 @@ forever) with breaks, manual error handling (``success`` / ``error`` contents an
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -52,6 +53,11 @@ class Runtime(Protocol):
     async def now(self, key: str) -> datetime: ...
 
     async def new_id(self, key: str) -> str: ...
+
+    async def auth_fields(self, step: Step) -> dict[str, Any]:
+        """What ``$.auth`` is in ``step`` (a step with an ``authentication``): its fields.
+        LookupError when it cannot be used."""
+        ...
 
     async def load_payload(self, ref: dict[str, Any]) -> Any:
         """The value behind a payload reference (``patchbay.payloads``); LookupError when
@@ -115,6 +121,7 @@ class Interpreter:
             errors={},
             payloads={},
         )
+        self._auth_users: dict[str, bool] = {}
 
     async def run(self) -> Result:
         try:
@@ -197,9 +204,22 @@ class Interpreter:
             raise _Continue()
         raise RunFailed(step.name, error)
 
+    def _uses_auth(self, step: Step) -> bool:
+        """Whether a property of ``step`` refers to ``$.auth`` (its authentication is only
+        read for such steps: a replayed step needs nothing but its journal)."""
+        found = self._auth_users.get(step.name)
+        if found is None:
+            found = self._auth_users[step.name] = "$.auth" in json.dumps(step.properties)
+        return found
+
     async def _resolve(self, step: Step, scope: Scope) -> dict[str, Any]:
         """The step's input. A path going into a stored payload reads it (once per run)
         through the runtime, then resolution starts again."""
+        if step.authentication and self._uses_auth(step):
+            try:
+                scope = replace(scope, auth=await self.runtime.auth_fields(step))
+            except LookupError as exc:
+                raise MappingError(str(exc.args[0] if exc.args else exc)) from None
         while True:
             try:
                 return {name: resolve_value(v, scope) for name, v in step.properties.items()}

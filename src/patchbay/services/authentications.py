@@ -180,6 +180,20 @@ class Authentications:
 
     async def load(self, p: Principal, auth_id: str) -> LoadedAuth:
         """The decrypted authentication for a call, if ``p`` owns it (cached briefly)."""
+        auth = await self._load(auth_id)
+        if auth.org_id != p.org_id or auth.user_id != p.user_id:
+            raise NotFound("Authentication not found", "authentication_not_found")
+        return auth
+
+    async def load_in_org(self, org_id: str, auth_id: str) -> LoadedAuth:
+        """Any authentication of organisation ``org_id``, its end users' included (for the
+        organisation's workflows: the organisation acts for its users)."""
+        auth = await self._load(auth_id)
+        if auth.org_id != org_id:
+            raise NotFound("Authentication not found", "authentication_not_found")
+        return auth
+
+    async def _load(self, auth_id: str) -> LoadedAuth:
         now = time.monotonic()
         cached = self._cache.get(auth_id)
         if cached is not None and cached[1] > now:
@@ -203,8 +217,6 @@ class Authentications:
             if len(self._cache) > 10_000:
                 self._cache.clear()
             self._cache[auth_id] = (auth, now + self.cache_seconds)
-        if auth.org_id != p.org_id or auth.user_id != p.user_id:
-            raise NotFound("Authentication not found", "authentication_not_found")
         return auth
 
     def invalidate(self, auth_id: str) -> None:

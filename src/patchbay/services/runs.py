@@ -89,15 +89,21 @@ def _secret_key(key: str) -> bool:
     return any(w in lowered for w in SECRET_WORDS)
 
 
-def redact(value: Any) -> Any:
-    """A copy of ``value`` with secret-looking keys masked (for run logs)."""
+def redact(value: Any, secrets: frozenset[str] = frozenset()) -> Any:
+    """A copy of ``value`` with secret-looking keys masked, and any of ``secrets`` (the
+    credentials of the step's authentication, which ``$.auth`` may have mapped anywhere)
+    masked inside strings (for run logs)."""
     if isinstance(value, dict):
         return {
-            k: REDACTED if _secret_key(str(k)) and v not in (None, "") else redact(v)
+            k: REDACTED if _secret_key(str(k)) and v not in (None, "") else redact(v, secrets)
             for k, v in value.items()
         }
     if isinstance(value, list):
-        return [redact(v) for v in value]
+        return [redact(v, secrets) for v in value]
+    if secrets and isinstance(value, str):
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, REDACTED)
     return value
 
 
@@ -193,6 +199,7 @@ class RunRuntime:
         self.run_storage = False  # whether it used "Current Run" storage
         self.pending: list[tuple[Any, dict[str, Any]]] = []  # deferred journal writes
         self.loaded: dict[str, Any] = {}  # stored payloads read by this run, by id
+        self.secrets: frozenset[str] = frozenset()  # credentials $.auth handed out
 
     # -- journal --------------------------------------------------------------------------
     async def _write(self, row: RunStep, *, defer: bool = False) -> RunStep:
@@ -234,6 +241,31 @@ class RunRuntime:
         wake = datetime.fromisoformat(recorded)
         if utcnow() < wake:
             raise Suspend(wake)
+
+    # -- $.auth ---------------------------------------------------------------------------
+    async def auth_fields(self, step: Step) -> dict[str, Any]:
+        """What ``$.auth`` is in ``step``: its authentication's fields (user data and
+        credentials, refreshed first when about to expire). Its credential values are
+        masked wherever they show up in a logged input. LookupError when it is unknown or
+        needs re-authorizing."""
+        try:
+            auth = await self._prepared_auth(step)
+        except NotFound as exc:
+            raise LookupError(exc.message) from None
+        except ConnectorError as exc:
+            raise LookupError(f"{step.name}'s authentication: {exc.message}") from None
+        fresh = {v for v in auth.credentials.values() if isinstance(v, str) and len(v) >= 4}
+        self.secrets = self.secrets | fresh
+        return {**auth.user_data, **auth.credentials}
+
+    async def _prepared_auth(self, step: Step):
+        """The step's authentication, as Call Connector prepares it: refused when it needs
+        re-authorization, refreshed when about to expire. Raises NotFound, ConnectorError."""
+        auth = await self.runs.load_auth(self.run.org_id, step.authentication)
+        oauth = self.runs.authentications.oauth
+        if oauth is not None:
+            auth = await oauth.prepare(auth)
+        return auth
 
     # -- payloads -------------------------------------------------------------------------
     async def load_payload(self, ref: dict[str, Any]) -> Any:
@@ -366,8 +398,7 @@ class RunRuntime:
         self.journal[key] = await self._write(row)
         return outcome
 
-    @staticmethod
-    def _entry(key: str, step: Step, data: dict[str, Any], **fields: Any) -> Entry:
+    def _entry(self, key: str, step: Step, data: dict[str, Any], **fields: Any) -> Entry:
         """A journal entry for ``step`` (its input as logged: redacted)."""
         return Entry(
             key=key,
@@ -375,7 +406,7 @@ class RunRuntime:
             step_name=step.name,
             connector=step.connector,
             operation=step.operation,
-            input=redact(data),
+            input=redact(data, self.secrets),
             **fields,
         )
 
@@ -416,16 +447,14 @@ class RunRuntime:
             # As for Call Connector: refused when it needs re-authorization, refreshed
             # when about to expire, and once more on a 401.
             try:
-                auth = await self.runs.load_auth(self.run.org_id, step.authentication)
+                auth = await self._prepared_auth(step)
             except NotFound as exc:
                 return StepOutcome(False, error=input_error_of(exc.message)), "user_input_error"
+            except ConnectorError as exc:
+                error = exc.to_output()
+                return StepOutcome(False, error=error), KIND_OF.get(exc.kind, "api_error")
             oauth = self.runs.authentications.oauth
             if oauth is not None:
-                try:
-                    auth = await oauth.prepare(auth)
-                except ConnectorError as exc:
-                    error = exc.to_output()
-                    return StepOutcome(False, error=error), KIND_OF.get(exc.kind, "api_error")
                 refresh = oauth.refresher(auth)
             credentials, user_data = auth.credentials, auth.user_data
         try:
@@ -884,10 +913,8 @@ class Runs:
                 return removed
 
     async def load_auth(self, org_id: str, auth_id: str):
-        auth = await self.authentications.load(
-            Principal(org_id=org_id, kind="master", token_id="workflow"), auth_id
-        )
-        return auth
+        """A step's authentication: any of the organisation's (its end users' too)."""
+        return await self.authentications.load_in_org(org_id, auth_id)
 
     # -- storage steps ---------------------------------------------------------------------
     async def storage(self, run: WorkflowRun, operation: str, data: dict[str, Any]) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 
 import orjson
@@ -529,6 +530,56 @@ async def test_project_export_links_its_workflows(api, endpoint):
     assert run["status"] == "succeeded", run
     child = steps_named(run, "call-workflow-1")[0]["output"]["runId"]
     assert (await wait_run(api, third["id"], child))["status"] == "succeeded"
+
+
+async def test_an_alerting_trigger_imports_and_receives_the_alert(api, endpoint):
+    """Tray's alerting workflow (trigger ``alerting-trigger``) imports as it is and, named by
+    another workflow's ``alerting_workflow_id``, receives that workflow's failures."""
+    target, url = endpoint
+    target.script(*[(500, {}, 0)] * 8)  # the main workflow's HTTP call fails
+    main = small_export(url)["workflows"][0]
+    main["settings"]["alerting_workflow_id"] = "tray-alerts"
+    alerts = {
+        "id": "tray-alerts",
+        "title": "Alerts",
+        "enabled": True,
+        "settings": {"config": {}},
+        "steps_structure": [node("trigger"), node("storage-1")],
+        "steps": {
+            "trigger": tray_step("On alert", "alerting-trigger", "1.0", "trigger", {}),
+            "storage-1": tray_step(
+                "Keep",
+                "storage",
+                "1.4",
+                "set",
+                {
+                    "scope": text("Account"),
+                    "key": text("alert"),
+                    "value": jsonpath("$.steps.trigger"),
+                },
+            ),
+        },
+    }
+    export = {"tray_export_version": 4, "export_type": "project", "workflows": [main, alerts]}
+    body = await import_export(api, export)
+    first, second = body["workflows"]
+    assert all(w["problems"] == [] for w in body["workflows"]), body
+    assert body["report"]["missingConnectors"] == []
+    for imported in (first, second):
+        r = await api.client.post(f"/core/v1/workflows/{imported['id']}/enable", headers=api.master)
+        assert r.status_code == 200, r.text
+    r = await api.client.post(f"/core/v1/workflows/{first['id']}/runs", json={}, headers=api.master)
+    failed = await wait_run(api, first["id"], r.json()["id"])
+    assert failed["status"] == "failed"
+    for _ in range(100):
+        r = await api.client.get(f"/core/v1/workflows/{second['id']}/runs", headers=api.master)
+        if r.json()["elements"] and r.json()["elements"][0]["status"] == "succeeded":
+            break
+        await asyncio.sleep(0.05)
+    [alert_run] = r.json()["elements"]
+    done = await wait_run(api, second["id"], alert_run["id"])
+    alert = steps_named(done, "storage-1")[0]["input"]["value"]
+    assert alert["workflow_uuid"] == first["id"] and alert["step_name"] == "http-client-1"
 
 
 async def test_import_accepts_yaml(api, endpoint):

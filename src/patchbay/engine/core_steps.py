@@ -18,6 +18,7 @@ ENGINE_STEPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "webhook": (("2.0",), ("webhook",)),
     "manual": (("1.0",), ("trigger",)),
     "callable-trigger": (("1.0",), ("trigger",)),
+    "alerting-trigger": (("1.0",), ("trigger",)),
     "storage": (
         ("1.4",),
         ("get", "set", "delete", "append_to_list", "atomic_increment"),
@@ -30,11 +31,13 @@ ENGINE_STEPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 STORAGE_SCOPES = ("Current Run", "Workflow", "Account")
-# Engine steps that only compute (no checkpoint needed before them).
 # Engine steps that take payload references as they are (the reply holds the reference;
 # the webhook answer streams it).
 PAYLOAD_STEPS = frozenset({"trigger-reply", "callable-response"})
-PURE_ENGINE_STEPS = frozenset({"loop", "branch", "noop", "manual", "webhook", "callable-trigger"})
+# Engine steps that only compute (no checkpoint needed before them).
+PURE_ENGINE_STEPS = frozenset(
+    {"loop", "branch", "noop", "manual", "webhook", "callable-trigger", "alerting-trigger"}
+)
 
 
 class StepInputError(ValueError):

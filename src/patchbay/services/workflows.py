@@ -27,7 +27,7 @@ from .subscriptions import Subscriptions
 
 HOOK_PATH = "/hooks/"
 # Triggers the workflows service handles itself (Tray's names): manual, webhook, callable.
-WORKFLOW_TRIGGERS = ("noop", "manual", "webhook", "callable-trigger")
+WORKFLOW_TRIGGERS = ("noop", "manual", "webhook", "callable-trigger", "alerting-trigger")
 
 
 def _is_literal(value: Any) -> bool:
@@ -95,8 +95,8 @@ class Workflows:
         if found is None:
             problems.append(
                 f"trigger: {step.connector} {step.version} {step.operation} is not a trigger "
-                f"Patchbay has (manual: noop, webhook, callable-trigger, or one of "
-                f"{', '.join(sorted({t.name for t in self.registry.triggers()}))})"
+                "Patchbay has (manual: noop, webhook, callable-trigger, alerting-trigger, or "
+                f"one of {', '.join(sorted({t.name for t in self.registry.triggers()}))})"
             )
             return
         _trigger, op = found

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
-from test_large_payloads import Sink
+from test_large_payloads import Sink, mover
 from test_workflow_api import node, step, workflow
 
 from patchbay.testing.fakeserver import serve_in_thread
@@ -61,12 +61,7 @@ def test_a_50_mb_body_flows_through_three_steps_under_3x_memory(tmp_path, databa
             definition = workflow(
                 [node("data-mapper-1"), node("http-client-1"), node("data-mapper-2")],
                 {
-                    "data-mapper-1": step(
-                        "data-mapper",
-                        "map_values",
-                        value="$.steps.trigger",
-                        mappings=[{"from": "body", "to": "payload"}],
-                    ),
+                    "data-mapper-1": mover(),
                     "http-client-1": step(
                         "http-client",
                         "put_request",

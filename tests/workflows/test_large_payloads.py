@@ -91,17 +91,22 @@ def big_body(n: int = 3000) -> dict:
     return {"items": [{"name": f"item-{i}", "pad": "y" * 40} for i in range(n)]}
 
 
+def mover() -> dict:
+    """A data-mapper step moving the trigger's body to ``result.payload``."""
+    return step(
+        "data-mapper",
+        "map_values",
+        value="$.steps.trigger",
+        mappings=[{"from": "body", "to": "payload"}],
+    )
+
+
 def pipeline(sink_url: str) -> dict:
     """webhook -> data-mapper (moves the body) -> HTTP POST of it -> a step reading into it."""
     definition = workflow(
         [node("data-mapper-1"), node("http-client-1"), node("text-helpers-1")],
         {
-            "data-mapper-1": step(
-                "data-mapper",
-                "map_values",
-                value="$.steps.trigger",
-                mappings=[{"from": "body", "to": "payload"}],
-            ),
+            "data-mapper-1": mover(),
             "http-client-1": step(
                 "http-client",
                 "post_request",
@@ -120,6 +125,18 @@ def pipeline(sink_url: str) -> dict:
     )
     definition["steps"]["trigger"] = webhook_trigger()
     return definition
+
+
+async def pipeline_run(api, sink) -> tuple[dict, dict]:
+    """The pipeline's workflow, enabled, and its finished run of a large JSON body."""
+    wf = await create(api, pipeline(sink.url))
+    await enable(api, wf["id"])
+    r = await api.client.post(
+        hook_path(wf),
+        content=orjson.dumps(big_body()),
+        headers={"content-type": "application/json"},
+    )
+    return wf, await wait_run(api, wf["id"], r.json()["runId"])
 
 
 async def test_a_large_webhook_body_flows_by_reference(api, sink):
@@ -255,14 +272,7 @@ async def test_a_large_body_to_an_unknown_hook_is_404(api):
 
 
 async def test_another_organisations_payload_cannot_be_read(api, sink):
-    wf = await create(api, pipeline(sink.url))
-    await enable(api, wf["id"])
-    r = await api.client.post(
-        hook_path(wf),
-        content=orjson.dumps(big_body()),
-        headers={"content-type": "application/json"},
-    )
-    done = await wait_run(api, wf["id"], r.json()["runId"])
+    wf, done = await pipeline_run(api, sink)
     ref = steps_named(done, "data-mapper-1")[0]["input"]["value"]["body"]
 
     _, other = await api.other_org()
@@ -297,14 +307,7 @@ async def test_another_organisations_payload_cannot_be_read(api, sink):
 
 
 async def test_payloads_go_with_their_runs(api, sink):
-    wf = await create(api, pipeline(sink.url))
-    await enable(api, wf["id"])
-    r = await api.client.post(
-        hook_path(wf),
-        content=orjson.dumps(big_body()),
-        headers={"content-type": "application/json"},
-    )
-    await wait_run(api, wf["id"], r.json()["runId"])
+    await pipeline_run(api, sink)
     payloads = api.platform.runs.payloads
     abandoned = Payload(org_id="o", run_id="gone", complete=False)
     async with api.platform.db.session() as s, s.begin():

@@ -320,3 +320,31 @@ async def test_payloads_go_with_their_runs(api, sink):
     async with api.platform.db.session() as s:
         assert await s.scalar(select(func.count()).select_from(Payload)) == 0
         assert await s.scalar(select(func.count()).select_from(PayloadChunk)) == 0
+
+
+async def test_a_run_resumed_after_a_delay_replays_large_outputs_as_their_values(api):
+    """The loop step's output (its items) is journaled by reference; when the run resumes
+    after a durable delay the interpreter replays from the top and gets the items back."""
+    items = [f"item-{i:04d}-" + "z" * 30 for i in range(300)]
+    definition = workflow(
+        [
+            node("loop-1", "loop", _loop=[node("text-helpers-1")]),
+            node("delay-1"),
+            node("list-helpers-1"),
+        ],
+        {
+            "loop-1": step("loop", "loop_array", "1.3", array="$.steps.trigger.items"),
+            "text-helpers-1": step(
+                "text-helpers", "change_case", "3.0", text="$.steps.loop-1.value", case="upper"
+            ),
+            "delay-1": step("delay", "delay", amount=0.2, unit="seconds"),
+            "list-helpers-1": step("list-helpers", "length", "2.0", list="$.steps.trigger.items"),
+        },
+    )
+    wf = await create(api, definition)
+    done = await run(api, wf["id"], {"items": items})
+    assert done["status"] == "succeeded", done["error"]
+    loop_log = steps_named(done, "loop-1")[0]
+    assert "$payload" in loop_log["output"]  # journaled by reference
+    assert len(steps_named(done, "text-helpers-1")) == 300  # not run again on resumption
+    assert steps_named(done, "list-helpers-1")[0]["output"]["result"] == 300

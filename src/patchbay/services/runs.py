@@ -40,7 +40,7 @@ from ..connectors.sdk.runner import InputInvalid, run_operation
 from ..engine import core_steps
 from ..engine.definition import Step, Workflow, parse
 from ..engine.interpreter import Interpreter, StepOutcome
-from ..payloads import has_refs, replace_refs
+from ..payloads import has_refs, is_ref, replace_refs
 from ..storage.db import Database
 from ..storage.group_commit import GroupCommit
 from ..storage.models import (
@@ -299,7 +299,10 @@ class RunRuntime:
     async def run_step(self, key: str, step: Step, data: dict[str, Any]) -> StepOutcome:
         row = self.journal.get(key)
         if row is not None and row.status in ("succeeded", "failed"):
-            return StepOutcome(row.status == "succeeded", row.output, row.error)
+            output = row.output
+            if is_ref(output):  # journaled by reference: replayed as the value it was
+                output = await self.load_payload(output)
+            return StepOutcome(row.status == "succeeded", output, row.error)
         await self.flush()  # the previous step's result is durable before this one starts
         if step.connector == "call-workflow":
             return await self._call_workflow(key, step, data)

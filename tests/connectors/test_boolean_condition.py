@@ -247,3 +247,10 @@ async def test_schema_refuses_unknown_comparison_and_strictness(call: Call) -> N
         )
     with pytest.raises(InputInvalid):
         await call("boolean_condition", {"conditions": []})
+
+
+def test_a_catastrophic_regex_is_stopped_after_a_second() -> None:
+    with pytest.raises(ConnectorError) as info:
+        check("a" * 64 + "b", "matches_regex", "(a|aa)+$")
+    assert info.value.kind == "connector_error"
+    assert "took longer than 1 s" in info.value.message

@@ -337,3 +337,18 @@ async def test_template_bad_key_path(call: Call) -> None:
 async def test_unknown_properties_are_refused(call: Call) -> None:
     with pytest.raises(InputInvalid, match="extraneous key"):
         await call("split", {"text": "a", "split_by": ",", "separator": ";"})
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("extract_by_regex", {"pattern": "(a|aa)+$", "flags": "g"}),
+        ("extract_by_regex", {"pattern": "(a|aa)+$"}),
+        ("replace", {"find": "(a|aa)+$", "replace": "x", "regex": True}),
+    ],
+)
+async def test_a_catastrophic_pattern_is_stopped_after_a_second(call: Call, name, data) -> None:
+    """A pattern that backtracks for ever fails the step after the time limit instead of
+    holding the server (Python's re could not be interrupted)."""
+    message = await error(call, name, {"text": "a" * 64 + "b", **data})
+    assert "took longer than 1 s" in message

@@ -11,13 +11,12 @@ a string or does not compile for ``matches_regex``, a list operand that is not a
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ..sdk import ConnectorError, Context, field, operation
+from ..sdk import ConnectorError, Context, field, operation, user_regex
 
 # Tray's spellings, with the labels its form shows.
 COMPARISONS: dict[str, str] = {
@@ -144,7 +143,9 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "is_true": lambda a, _: a is True,
     "is_false": lambda a, _: a is False,
     "is_type": lambda a, b: json_type(a) == b,
-    "matches_regex": lambda a, b: isinstance(a, str) and b.search(a) is not None,
+    "matches_regex": lambda a, b: (
+        isinstance(a, str) and user_regex.bounded(b.search, a) is not None
+    ),
     "in_list": lambda a, b: any(strict_equal(item, a) for item in b),
     "not_in_list": lambda a, b: not any(strict_equal(item, a) for item in b),
 }
@@ -174,8 +175,8 @@ def _prepare(index: int, condition: Any) -> tuple[str, Any, Any]:
         if not isinstance(value2, str):
             raise _fail(f"{where}.value2: the regular expression must be a string")
         try:
-            value2 = re.compile(value2)
-        except re.error as exc:
+            value2 = user_regex.compile(value2)
+        except user_regex.error as exc:
             raise _fail(f"{where}.value2: invalid regular expression: {exc}") from exc
     if comparison in ("in_list", "not_in_list") and json_type(value2) != "array":
         raise _fail(f"{where}.value2: {comparison} needs a list, got {json_type(value2)}")

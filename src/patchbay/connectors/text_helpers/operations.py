@@ -16,7 +16,7 @@ from urllib.parse import quote, unquote
 from pydantic import BaseModel, ConfigDict
 
 from ..object_helpers.paths import MISSING, get_path
-from ..sdk import ConnectorError, Context, field, operation
+from ..sdk import ConnectorError, Context, field, operation, user_regex
 from .convert import to_text
 
 MAX_LENGTH = 1_000_000  # pad and chunk outputs stay within this many characters
@@ -170,17 +170,18 @@ class MatchesResult(BaseModel):
 # -- helpers ----------------------------------------------------------------------------
 _JS_NAMED_GROUP = re.compile(r"(?<!\\)\(\?<(?=[A-Za-z_])")
 _JS_REPLACEMENT = re.compile(r"\$(\$|&|<([^>]*)>|(\d\d?))")
-_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
+_FLAGS = {"i": user_regex.IGNORECASE, "m": user_regex.MULTILINE, "s": user_regex.DOTALL}
 
 
-def _compile(pattern: str, flags: int = 0) -> re.Pattern[str]:
+def _compile(pattern: str, flags: int = 0) -> user_regex.Pattern:
+    """A user's pattern (JavaScript named groups accepted), matched with a time limit."""
     try:
-        return re.compile(_JS_NAMED_GROUP.sub("(?P<", pattern), flags)
-    except re.error as exc:
+        return user_regex.compile(_JS_NAMED_GROUP.sub("(?P<", pattern), flags)
+    except user_regex.error as exc:
         raise _fail(f"Invalid regular expression {pattern!r}: {exc}") from exc
 
 
-def _expand(replacement: str, match: re.Match[str]) -> str:
+def _expand(replacement: str, match: user_regex.Match) -> str:
     """``replacement`` with JavaScript's $-patterns filled from ``match``."""
 
     def token(m: re.Match[str]) -> str:
@@ -271,10 +272,13 @@ async def replace(ctx: Context, data: ReplaceInput) -> dict:
     count = 0 if data.global_ else 1
     if not data.regex and data.case_sensitive:
         return {"result": data.text.replace(data.find, data.replace, -1 if count == 0 else 1)}
-    flags = 0 if data.case_sensitive else re.IGNORECASE
+    flags = 0 if data.case_sensitive else user_regex.IGNORECASE
     if data.regex:
         pattern = _compile(data.find, flags)
-        return {"result": pattern.sub(lambda m: _expand(data.replace, m), data.text, count)}
+        replaced = user_regex.bounded(
+            pattern.sub, lambda m: _expand(data.replace, m), data.text, count
+        )
+        return {"result": replaced}
     pattern = re.compile(re.escape(data.find), flags)
     return {"result": pattern.sub(lambda m: data.replace, data.text, count)}
 
@@ -347,7 +351,10 @@ async def extract_by_regex(ctx: Context, data: RegexInput) -> dict:
     for letter in set(data.flags) - {"g"}:
         flags |= _FLAGS[letter]
     pattern = _compile(data.pattern, flags)
-    found = pattern.finditer(data.text) if "g" in data.flags else [pattern.search(data.text)]
+    if "g" in data.flags:
+        found = user_regex.bounded(pattern.finditer, data.text)
+    else:
+        found = [user_regex.bounded(pattern.search, data.text)]
     matches = [
         {
             "match": m.group(0),

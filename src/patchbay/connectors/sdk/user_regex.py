@@ -1,0 +1,44 @@
+"""Regular expressions written by users (text helpers, boolean conditions), with a time limit.
+
+Python's ``re`` cannot be interrupted: a catastrophic pattern (``(a+)+$`` on a long run of
+``a``) would hold the event loop, and the whole server, for minutes. The ``regex`` package
+(compatible syntax) stops a match after ``timeout`` seconds; the step then fails with a clear
+``connector_error`` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import regex
+
+from .errors import ConnectorError
+
+TIMEOUT_SECONDS = 1.0
+IGNORECASE, MULTILINE, DOTALL = regex.IGNORECASE, regex.MULTILINE, regex.DOTALL
+Pattern = regex.Pattern
+Match = regex.Match
+error = regex.error
+T = TypeVar("T")
+
+
+def compile(pattern: str, flags: int = 0) -> regex.Pattern:  # noqa: A001 - as re.compile
+    """Raises :data:`error` for an invalid pattern."""
+    return regex.compile(pattern, flags)
+
+
+def bounded(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``work(*args, timeout=TIMEOUT_SECONDS, **kwargs)`` (a pattern's search, sub,
+    finditer...); a :class:`ConnectorError` when it runs out of time."""
+    try:
+        result = work(*args, timeout=TIMEOUT_SECONDS, **kwargs)
+        if hasattr(result, "__next__"):
+            return list(result)  # type: ignore[return-value]  # an iterator: run it here
+        return result
+    except TimeoutError:
+        raise ConnectorError(
+            f"The regular expression took longer than {TIMEOUT_SECONDS:g} s on this text "
+            "(rewrite it without nested repetition)",
+            "connector_error",
+        ) from None

@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     rate_limit_burst: int = 50
     max_calls_in_flight: int = 1000
     max_body_bytes: int = 1_048_576
+    connector_max_response_bytes: int = 67_108_864
     user_token_ttl_seconds: int = 2 * 24 * 3600
     auth_cache_seconds: float = 2.0
     idempotency_ttl_seconds: int = 24 * 3600

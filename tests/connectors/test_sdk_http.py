@@ -12,7 +12,7 @@ import pytest
 from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from patchbay.connectors.sdk import (
@@ -64,6 +64,16 @@ class Service_:
             if page < 2:
                 headers["Link"] = f'<{request.base_url}link?page_info={page + 1}>; rel="next"'
             return JSONResponse({"rows": [f"p{page}"]}, headers=headers)
+        if path in ("/big", "/big-chunked"):  # 3 MB, with or without a Content-Length
+            chunk = b"x" * (1024 * 1024)
+            if path == "/big":
+                return Response(chunk * 3)
+
+            async def chunks():
+                for _ in range(3):
+                    yield chunk
+
+            return StreamingResponse(chunks())
         if request.url.path.startswith("/raw-path/"):
             return JSONResponse({"raw_path": request.scope["raw_path"].decode()})
         if path == "/evil":
@@ -320,3 +330,40 @@ async def test_urls_are_sent_exactly_as_encoded(service, clients):
     data = {"method": "GET", "url": "raw-path/%2E%2E/admin%2Fx?q=a%20b"}
     result = await run(make_connector(), "raw_http_request", data, service, clients)
     assert result.output["response"]["body"] == {"raw_path": "/raw-path/%2E%2E/admin%2Fx"}
+
+
+@operation(title="Big", input=Mode)
+async def big(ctx: Context, data: Mode) -> dict[str, Any]:
+    response = await ctx.request("GET", data.mode)
+    return {"size": len(response.content)}
+
+
+@operation(title="Big through httpx", input=Mode)
+async def big_httpx(ctx: Context, data: Mode) -> dict[str, Any]:
+    response = await ctx.request("GET", data.mode, follow_redirects=False)  # the httpx path
+    return {"size": len(response.content)}
+
+
+@pytest.mark.parametrize("name", ["big", "big_httpx"])
+@pytest.mark.parametrize("path", ["big", "big-chunked"])
+async def test_no_response_is_read_past_the_pools_cap(service, name, path):
+    """A service answering more than PATCHBAY_CONNECTOR_MAX_RESPONSE_BYTES is a
+    connector_error, read no further (memory stays bounded), with or without Content-Length."""
+    from patchbay.connectors.sdk.http import HttpClientPool
+    from patchbay.connectors.sdk.outbound import OutboundPolicy
+
+    pool = HttpClientPool(OutboundPolicy.from_setting("127.0.0.1/32"), max_response_bytes=2**20)
+    try:
+        connector = make_connector(big, big_httpx)
+        result = await run(connector, name, {"mode": path}, service, pool)
+        assert result.outcome == "error", result.output
+        assert result.output["kind"] == "connector_error"
+        assert "larger than 1048576 bytes" in result.output["message"]
+        roomy = HttpClientPool(OutboundPolicy.from_setting("127.0.0.1/32"))
+        try:
+            result = await run(connector, name, {"mode": path}, service, roomy)
+            assert result.output == {"size": 3 * 2**20}
+        finally:
+            await roomy.aclose()
+    finally:
+        await pool.aclose()

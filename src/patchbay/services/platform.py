@@ -36,7 +36,10 @@ class Platform:
         self.db = Database(settings.effective_database_url)
         self.keyring = KeyRing.load(settings.configured_keys(), settings.data_dir)
         self.registry = registry or Registry.discover()
-        self.clients = HttpClientPool(OutboundPolicy.from_setting(settings.outbound_allow))
+        self.clients = HttpClientPool(
+            OutboundPolicy.from_setting(settings.outbound_allow),
+            max_response_bytes=settings.connector_max_response_bytes,
+        )
         self.identity = Identity(self.db, cache_seconds=settings.auth_cache_seconds)
         self.users = Users(self.db, self.identity)
         self.catalog = Catalog(self.registry)

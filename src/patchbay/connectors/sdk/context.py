@@ -17,6 +17,7 @@ from .errors import ConnectorError, ErrorKind
 from .http import HttpClientPool
 from .outbound import OutboundBlocked
 from .retry import is_idempotent
+from .transport import ResponseTooLarge
 
 # Refreshes the authentication's credentials; returns the new ones (None: could not).
 Refresher = Callable[[], Awaitable[dict[str, Any] | None]]
@@ -266,6 +267,11 @@ class Context:
         return httpx.Timeout(seconds, connect=min(seconds, self.clients.timeout.connect))
 
     def _transport_error(self, exc: httpx.HTTPError) -> ConnectorError:
+        if isinstance(exc, ResponseTooLarge):
+            return ConnectorError(
+                f"The response from {self.connector.title} is larger than {exc.limit} bytes",
+                "connector_error",
+            )
         if isinstance(exc, httpx.TimeoutException):
             return ConnectorError(f"The request to {self.connector.title} timed out", "timeout")
         if isinstance(exc, OutboundBlocked):

@@ -8,7 +8,7 @@ import httpx
 
 from .outbound import OutboundPolicy
 from .retry import Budgets
-from .transport import AiohttpTransport
+from .transport import DEFAULT_MAX_RESPONSE_BYTES, AiohttpTransport
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_TIMEOUT = 45.0
@@ -24,10 +24,16 @@ class HttpClientPool:
     """Hands out ``httpx.AsyncClient``s bound to a base URL, all sharing one guarded
     transport (so connection pooling works across calls and the guard is never skipped)."""
 
-    def __init__(self, policy: OutboundPolicy, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        policy: OutboundPolicy,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
         self.policy = policy
         self.timeout = httpx.Timeout(timeout, connect=min(timeout, DEFAULT_CONNECT_TIMEOUT))
-        self.transport = AiohttpTransport(policy)
+        self.transport = AiohttpTransport(policy, max_response_bytes=max_response_bytes)
         self.budgets = Budgets()  # rate budgets per (service, authentication)
         self._clients: dict[str, httpx.AsyncClient] = {}
 

@@ -23,6 +23,15 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from .outbound import OutboundBlocked, OutboundPolicy, _parse_ip
 
 _CHUNK = 64 * 1024
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+
+
+class ResponseTooLarge(httpx.TransportError):
+    """A service's response grew past the pool's cap (read no further)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The response is larger than {limit} bytes")
+        self.limit = limit
 
 
 # Characters left as they are when a URL is made safe to send: reserved ones and "%".
@@ -86,12 +95,17 @@ class GuardedResolver(AbstractResolver):
 
 
 class _ResponseStream(httpx.AsyncByteStream):
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, limit: int) -> None:
         self._response = response
+        self._limit = limit
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        size = 0
         with _mapped_errors():
             async for chunk in self._response.content.iter_chunked(_CHUNK):
+                size += len(chunk)
+                if size > self._limit:
+                    raise ResponseTooLarge(self._limit)
                 yield chunk
 
     async def aclose(self) -> None:
@@ -130,9 +144,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         *,
         verify: Any = True,
         limits: httpx.Limits | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         **_: Any,
     ) -> None:
         self.policy = policy
+        # No response is read past this (a hostile or broken service cannot exhaust memory).
+        self.max_response_bytes = max_response_bytes
         self.ssl_context = (
             _default_ssl_context() if verify is True else httpx.create_ssl_context(verify=verify)
         )
@@ -195,7 +212,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return httpx.Response(
             status_code=response.status,
             headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers],
-            stream=_ResponseStream(response),
+            stream=_ResponseStream(response, self.max_response_bytes),
             extensions={
                 "http_version": b"HTTP/1.1",
                 "reason_phrase": (response.reason or "").encode("latin-1"),
@@ -233,13 +250,24 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 allow_redirects=False,
                 timeout=client_timeout,
             ) as response:
-                content = await response.read()
+                content = await self._read_capped(response)
         return httpx.Response(
             status_code=response.status,
             headers=response.raw_headers,
             content=content,
             extensions={"reason_phrase": (response.reason or "").encode("latin-1")},
         )
+
+    async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes:
+        limit = self.max_response_bytes
+        if response.content_length is not None and response.content_length > limit:
+            raise ResponseTooLarge(limit)
+        data = bytearray()
+        async for chunk in response.content.iter_chunked(_CHUNK):
+            data += chunk
+            if len(data) > limit:
+                raise ResponseTooLarge(limit)
+        return bytes(data)
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -30,7 +30,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, case, delete, func, or_, select, update
+from sqlalchemy import bindparam, case, delete, func, or_, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..config import Settings
@@ -1047,22 +1047,11 @@ class Runs:
         if room <= 0:
             return
         now = utcnow()
-        query = (
-            select(WorkflowRun.id, WorkflowRun.workflow_id, WorkflowRun.version, WorkflowRun.status)
-            .where(
-                or_(
-                    WorkflowRun.status == "queued",
-                    (WorkflowRun.status == "waiting") & (WorkflowRun.wake_at <= now),
-                    # its worker died (lease expired) or stopped (lease let go)
-                    WorkflowRun.status == "running",
-                ),
-                or_(WorkflowRun.lease_until.is_(None), WorkflowRun.lease_until < now),
-            )
-            .order_by(WorkflowRun.seq)
-            .limit(room + len(self._running))
-        )
         async with self.db.session() as s:
-            candidates = [r for r in (await s.execute(query)).all() if r[0] not in self._running]
+            rows = (await s.execute(self._due_query(now, room + len(self._running)))).all()
+        # oldest first, across the three kinds
+        candidates = sorted((r for r in rows if r[1] not in self._running), key=lambda r: r[0])
+        candidates = [r[1:] for r in candidates[: room + len(self._running)]]
         if not candidates:
             return
         limits: dict[str, int] = {}
@@ -1102,6 +1091,26 @@ class Runs:
             )
             self._running[claimed.id] = task
             task.add_done_callback(lambda _t, rid=claimed.id: self._running.pop(rid, None))
+
+    @staticmethod
+    def _due_query(now: datetime, limit: int):
+        """Runs to take, at most ``limit`` of each kind: queued (oldest first), waiting and
+        due (their delay or retry wait is over), and running without a live lease (its
+        worker died or stopped). Each part reads its own index in order and stops at
+        ``limit``, so a scan costs the same with ten queued runs or a million (one query
+        over the three, sorted, read and sorted the whole backlog every time)."""
+        r = WorkflowRun
+        columns = (r.seq, r.id, r.workflow_id, r.version, r.status)
+        free = or_(r.lease_until.is_(None), r.lease_until < now)
+        parts = [
+            select(*columns).where(r.status == "queued", free).order_by(r.seq).limit(limit),
+            select(*columns)
+            .where(r.status == "waiting", r.wake_at <= now, free)
+            .order_by(r.wake_at)
+            .limit(limit),
+            select(*columns).where(r.status == "running", free).order_by(r.seq).limit(limit),
+        ]
+        return union_all(*(select(part.subquery()) for part in parts))
 
     async def _claim_many(self, run_ids: list[str]) -> list[Any]:
         """Take the leases of the runs nobody holds, in one statement; the runs as claimed."""

@@ -193,3 +193,58 @@ async def test_runs_are_filtered_by_status_trigger_and_time(api):
     api.expect_error(r, 400, "invalid_status")
     r = await api.client.get(base, params={"since": "yesterday"}, headers=api.master)
     api.expect_error(r, 400)
+
+
+async def test_a_webhook_run_starts_in_the_process_that_stored_it(settings, make_api):
+    """Stored already leased by this process and started at once: no scan needed (the
+    executor's poll is a minute here, and nothing else wakes it before the run ends)."""
+    from sqlalchemy import select
+    from test_replies_and_calls import enable, hook_path, webhook_trigger
+
+    from patchbay.storage.models import WorkflowRun
+
+    slow_poll = settings.model_copy(update={"worker_poll_seconds": 60.0})
+    async with make_api(slow_poll) as api:
+        definition = workflow(
+            [node("storage-1")], {"storage-1": step("storage", "set", "1.4", key="k", value=1)}
+        )
+        definition["steps"]["trigger"] = webhook_trigger()
+        wf = await create(api, definition)
+        await enable(api, wf["id"])
+        await asyncio.sleep(0.3)  # the executor's first scan is over; the next is a minute off
+        r = await api.client.post(hook_path(wf), json={})
+        assert r.status_code == 202
+        done = await wait_run(api, wf["id"], r.json()["runId"], timeout=3)
+        assert done["status"] == "succeeded"
+        async with api.platform.db.session() as s:
+            row = await s.scalar(select(WorkflowRun).where(WorkflowRun.id == done["id"]))
+        assert row.started_at == row.created_at  # leased when stored, not claimed later
+
+
+async def test_a_run_whose_worker_died_is_taken_over(api):
+    """A run left ``running`` under a lease that ran out (its process died) is resumed by
+    another worker: the fate of a webhook run started directly by a process that crashed."""
+    from patchbay.storage.models import WorkflowRun
+
+    definition = workflow(
+        [node("storage-1")], {"storage-1": step("storage", "set", "1.4", key="k", value=1)}
+    )
+    wf = await create(api, definition)
+    async with api.platform.db.session() as s, s.begin():
+        body = await api.client.get(f"/core/v1/workflows/{wf['id']}", headers=api.master)
+        orphan = WorkflowRun(
+            org_id=(await api.platform.identity.ensure_org()),
+            workflow_id=wf["id"],
+            version=body.json()["version"],
+            status="running",
+            trigger_source="webhook",
+            trigger_output={},
+            started_at=utcnow() - timedelta(minutes=1),
+            lease_owner="a-dead-process",
+            lease_until=utcnow() - timedelta(seconds=1),
+        )
+        s.add(orphan)
+    api.platform.runs._loop.wake()
+    done = await wait_run(api, wf["id"], orphan.id)
+    assert done["status"] == "succeeded"
+    assert steps_named(done, "storage-1")[0]["output"] == {"value": 1}

@@ -539,7 +539,10 @@ class Runs:
         self.journal_upsert = journal_upsert(db.is_sqlite)
         self.finish_statement = finish_statement()
         self.insert_run = WorkflowRun.__table__.insert()
+        # every column of a run, None: the base of a run row built in memory
+        self._blank_run = {c.key: None for c in WorkflowRun.__table__.c}
         self._hooks: dict[str, tuple[tuple | None, float]] = {}
+        self._executing = False  # this process executes runs (start_worker)
 
     # -- API use cases ---------------------------------------------------------------------
     async def start(
@@ -691,21 +694,41 @@ class Runs:
             return None
         workflow_id, org_id, version, settings = target
         run_id = run_id or str(uuid.uuid4())
-        await self.writes.execute(
-            self.insert_run,
-            {
-                "id": run_id,
-                "org_id": org_id,
-                "workflow_id": workflow_id,
-                "version": version,
-                "status": "queued",
-                "trigger_source": "webhook",
-                "trigger_output": trigger_output,
-                "created_at": utcnow(),
-            },
-        )
-        self._loop.wake()
+        now = utcnow()
+        row = {
+            "id": run_id,
+            "org_id": org_id,
+            "workflow_id": workflow_id,
+            "version": version,
+            "status": "queued",
+            "trigger_source": "webhook",
+            "trigger_output": trigger_output,
+            "created_at": now,
+        }
+        # Executed here when this process has room (and the workflow no concurrency limit):
+        # stored already claimed, under this process's lease, and started once committed,
+        # without the round trip through the queue (a scan and a claim). Should the process
+        # die, the lease runs out and any worker resumes it, as any claimed run.
+        direct = await self._may_start_here(workflow_id, version)
+        if direct:
+            row.update(
+                status="running",
+                lease_owner=self.owner,
+                lease_until=now + self.lease,
+                started_at=now,
+            )
+        await self.writes.execute(self.insert_run, row)
+        if direct:
+            self._start(SimpleNamespace(**{**self._blank_run, **row}), fresh=True)
+        else:
+            self._loop.wake()
         return run_id, settings
+
+    async def _may_start_here(self, workflow_id: str, version: int) -> bool:
+        if not self._executing or len(self._running) >= self.settings.workflow_concurrency:
+            return False
+        settings = (await self.definition(workflow_id, version)).get("settings") or {}
+        return not settings.get("max_concurrent_runs")
 
     async def _run_row(self, s, p: Principal, workflow_id: str, run_id: str) -> WorkflowRun:
         await self.workflows._row(s, p, workflow_id)
@@ -986,9 +1009,11 @@ class Runs:
         await self.writes.stop()
 
     def start_worker(self) -> None:
+        self._executing = True
         self._loop.start()
 
     async def stop_worker(self) -> None:
+        self._executing = False
         await self._loop.stop()
         await cancel_all(self._running)
         if self._keeper is not None:
@@ -1086,11 +1111,13 @@ class Runs:
             return
         fresh_ids = {run_id for run_id, fresh in chosen if fresh}
         for claimed in await self._claim_many([run_id for run_id, _ in chosen]):
-            task = asyncio.create_task(
-                self._execute(claimed.id, claimed, fresh=claimed.id in fresh_ids), name="run"
-            )
-            self._running[claimed.id] = task
-            task.add_done_callback(lambda _t, rid=claimed.id: self._running.pop(rid, None))
+            self._start(claimed, fresh=claimed.id in fresh_ids)
+
+    def _start(self, claimed: Any, *, fresh: bool) -> None:
+        """Execute a run this process holds the lease of."""
+        task = asyncio.create_task(self._execute(claimed.id, claimed, fresh=fresh), name="run")
+        self._running[claimed.id] = task
+        task.add_done_callback(lambda _t, rid=claimed.id: self._running.pop(rid, None))
 
     @staticmethod
     def _due_query(now: datetime, limit: int):

@@ -28,7 +28,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 PAYLOAD_KEY = "$payload"
-ENCODINGS = ("json", "text", "binary")
 
 
 def is_ref(value: Any) -> bool:
@@ -74,17 +73,15 @@ def has_refs(value: Any) -> bool:
 
 async def replace_refs(value: Any, load: Callable[[dict[str, Any]], Awaitable[Any]]) -> Any:
     """``value`` with every reference replaced by ``await load(ref)`` (containers without
-    references are returned as they are, not copied)."""
+    references are returned as they are, not copied). One walk over ``value``."""
     if type(value) is dict:
         if PAYLOAD_KEY in value:
             return await load(value)
-        if not has_refs(value):
-            return value
-        return {k: await replace_refs(v, load) for k, v in value.items()}
+        items = {k: await replace_refs(v, load) for k, v in value.items()}
+        return value if all(items[k] is v for k, v in value.items()) else items
     if type(value) is list:
-        if not has_refs(value):
-            return value
-        return [await replace_refs(v, load) for v in value]
+        listed = [await replace_refs(v, load) for v in value]
+        return value if all(a is b for a, b in zip(listed, value, strict=True)) else listed
     return value
 
 

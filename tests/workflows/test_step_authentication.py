@@ -64,3 +64,14 @@ async def test_dollar_auth_without_an_authentication_does_not_resolve(api, endpo
     done = await run(api, wf["id"])
     assert done["status"] == "failed"
     assert "$.auth.token did not resolve" in done["error"]["message"]
+
+
+def test_a_secret_inside_another_is_masked_whole():
+    """Masking replaces the longer secret first: a shorter one it contains must not leave
+    the rest of the longer one readable."""
+    from patchbay.services.runs import redact
+
+    secrets = frozenset({"abcd", "abcdefgh-token-tail"})
+    assert redact({"h": "x abcdefgh-token-tail y abcd"}, secrets) == {
+        "h": "x [redacted] y [redacted]"
+    }

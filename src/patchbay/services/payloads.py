@@ -130,10 +130,11 @@ class Payloads:
 
     async def open(self, org_id: str, ref: Any) -> AsyncIterator[bytes]:
         """The payload's bytes, one chunk at a time (checked before the first chunk)."""
-        row = await self.header(org_id, ref)
-        return self._chunks(row.id)
+        return self.chunks(await self.header(org_id, ref))
 
-    async def _chunks(self, payload_id: str) -> AsyncIterator[bytes]:
+    async def chunks(self, header: Payload) -> AsyncIterator[bytes]:
+        """The bytes of a payload whose :meth:`header` was read, one chunk at a time."""
+        payload_id = header.id
         n = 0
         while True:
             async with self.db.session() as s:
@@ -148,17 +149,15 @@ class Payloads:
             n += 1
 
     async def read(self, org_id: str, ref: Any) -> bytes:
-        out = bytearray()
-        async for chunk in await self.open(org_id, ref):
-            out += chunk
-        return bytes(out)
+        return await self._whole(await self.header(org_id, ref))
+
+    async def _whole(self, header: Payload) -> bytes:
+        return b"".join([chunk async for chunk in self.chunks(header)])
 
     async def load(self, org_id: str, ref: Any) -> Any:
         """The payload as a value: parsed JSON, text, or base64 text for binary bytes."""
         row = await self.header(org_id, ref)
-        out = bytearray()
-        async for chunk in self._chunks(row.id):
-            out += chunk
+        out = await self._whole(row)
         if row.encoding == "json":
             return orjson.loads(out)
         if row.encoding == "text":

@@ -101,7 +101,8 @@ def redact(value: Any, secrets: frozenset[str] = frozenset()) -> Any:
     if isinstance(value, list):
         return [redact(v, secrets) for v in value]
     if secrets and isinstance(value, str):
-        for secret in secrets:
+        # longest first: a secret inside another must not leave the rest of it readable
+        for secret in sorted(secrets, key=len, reverse=True):
             if secret in value:
                 value = value.replace(secret, REDACTED)
     return value
@@ -261,7 +262,8 @@ class RunRuntime:
     async def _prepared_auth(self, step: Step):
         """The step's authentication, as Call Connector prepares it: refused when it needs
         re-authorization, refreshed when about to expire. Raises NotFound, ConnectorError."""
-        auth = await self.runs.load_auth(self.run.org_id, step.authentication)
+        # any of the organisation's authentications (its end users' too)
+        auth = await self.runs.authentications.load_in_org(self.run.org_id, step.authentication)
         oauth = self.runs.authentications.oauth
         if oauth is not None:
             auth = await oauth.prepare(auth)
@@ -727,8 +729,13 @@ class Runs:
     async def _may_start_here(self, workflow_id: str, version: int) -> bool:
         if not self._executing or len(self._running) >= self.settings.workflow_concurrency:
             return False
+        return await self._concurrency_limit(workflow_id, version) is None
+
+    async def _concurrency_limit(self, workflow_id: str, version: int) -> int | None:
+        """The workflow's ``settings.max_concurrent_runs``, when it sets one."""
         settings = (await self.definition(workflow_id, version)).get("settings") or {}
-        return not settings.get("max_concurrent_runs")
+        limit = settings.get("max_concurrent_runs")
+        return limit if isinstance(limit, int) and limit > 0 else None
 
     async def _run_row(self, s, p: Principal, workflow_id: str, run_id: str) -> WorkflowRun:
         await self.workflows._row(s, p, workflow_id)
@@ -829,7 +836,7 @@ class Runs:
             header = await self.payloads.header(p.org_id, payload_id)
         except PayloadNotFound as exc:
             raise NotFound(str(exc), "payload_not_found") from None
-        return header, await self.payloads.open(p.org_id, payload_id)
+        return header, self.payloads.chunks(header)
 
     async def cancel(self, p: Principal, workflow_id: str, run_id: str) -> dict[str, Any]:
         async with self.db.session() as s:
@@ -937,10 +944,6 @@ class Runs:
                     removed += len(ids)
             if len(ids) < 500:
                 return removed
-
-    async def load_auth(self, org_id: str, auth_id: str):
-        """A step's authentication: any of the organisation's (its end users' too)."""
-        return await self.authentications.load_in_org(org_id, auth_id)
 
     # -- storage steps ---------------------------------------------------------------------
     async def storage(self, run: WorkflowRun, operation: str, data: dict[str, Any]) -> Any:
@@ -1081,9 +1084,8 @@ class Runs:
             return
         limits: dict[str, int] = {}
         for _run_id, workflow_id, version, _status in candidates:
-            settings = (await self.definition(workflow_id, version)).get("settings") or {}
-            limit = settings.get("max_concurrent_runs")
-            if isinstance(limit, int) and limit > 0:
+            limit = await self._concurrency_limit(workflow_id, version)
+            if limit is not None:
                 limits[workflow_id] = limit
         busy: dict[str, int] = {}
         if limits:

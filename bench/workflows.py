@@ -53,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import configs  # noqa: E402
 import loadgen  # noqa: E402
 
+from patchbay.engine.definition import typed  # noqa: E402
 from patchbay.testing.process import ServerProcess, free_port  # noqa: E402
 
 HOST = "127.0.0.1"
@@ -62,18 +63,6 @@ PAGE = 100  # the API's largest page
 
 
 # -- the workload ---------------------------------------------------------------------------
-def typed(value):
-    """A plain value in Tray's typed-property shape (``$.`` strings are references)."""
-    if isinstance(value, dict):
-        return {"type": "object", "value": {k: typed(v) for k, v in value.items()}}
-    if isinstance(value, list):
-        return {"type": "array", "value": [typed(v) for v in value]}
-    if isinstance(value, str) and value.startswith("$."):
-        return {"type": "jsonpath", "value": value}
-    kind = {bool: "boolean", int: "integer", float: "number", str: "string", type(None): "null"}
-    return {"type": kind[type(value)], "value": value}
-
-
 # The fields the mapping step keeps from each webhook body: (source key path, target key).
 FIELDS = [
     ("order.id", "orderId"),

@@ -4,16 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-
-def typed(value):
-    if isinstance(value, dict):
-        return {"type": "object", "value": {k: typed(v) for k, v in value.items()}}
-    if isinstance(value, list):
-        return {"type": "array", "value": [typed(v) for v in value]}
-    if isinstance(value, str) and value.startswith("$."):
-        return {"type": "jsonpath", "value": value}
-    kind = {bool: "boolean", int: "integer", float: "number", str: "string", type(None): "null"}
-    return {"type": kind[type(value)], "value": value}
+from patchbay.engine.definition import typed
 
 
 def step(connector, operation, version="1.0", **properties):

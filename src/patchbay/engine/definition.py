@@ -270,3 +270,25 @@ def structural_problems(workflow: Workflow) -> list[str]:
         if name not in seen:
             problems.append(f"{name}: a step that is not in steps_structure")
     return problems
+
+
+def typed(value: Any) -> dict[str, Any]:
+    """Plain JSON as Tray's typed property values; a string starting with ``$.`` is a
+    reference (``jsonpath``), other strings may interpolate ``{$.path}``."""
+    if isinstance(value, dict) and value.get("type") == "jsonpath":
+        return value  # already typed (a reference with a fallback)
+    if isinstance(value, dict):
+        return {"type": "object", "value": {k: typed(v) for k, v in value.items()}}
+    if isinstance(value, list):
+        return {"type": "array", "value": [typed(v) for v in value]}
+    if isinstance(value, str) and value.startswith("$."):
+        return {"type": "jsonpath", "value": value}
+    if value is None:
+        return {"type": "null", "value": None}
+    if isinstance(value, bool):
+        return {"type": "boolean", "value": value}
+    if isinstance(value, int):
+        return {"type": "integer", "value": value}
+    if isinstance(value, float):
+        return {"type": "number", "value": value}
+    return {"type": "string", "value": value}

@@ -41,3 +41,8 @@ def fresh_postgres(url: str) -> str:
         return url.rsplit("/", 1)[0] + "/" + name
 
     return asyncio.run(create())
+
+
+def ms(seconds: float) -> str:
+    """A latency as the reports print it."""
+    return f"{seconds * 1000:.2f} ms"

@@ -36,6 +36,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).parent))
 import configs  # noqa: E402
 import loadgen  # noqa: E402
+from configs import ms  # noqa: E402
 
 from patchbay.testing.process import ServerProcess, free_port  # noqa: E402
 
@@ -153,10 +154,6 @@ def run_one(args, workers: int, database: str) -> dict:
             server.stop()
             sink.terminate()
             sink.wait(timeout=10)
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.2f} ms"
 
 
 def main() -> None:

@@ -52,6 +52,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).parent))
 import configs  # noqa: E402
 import loadgen  # noqa: E402
+from configs import ms  # noqa: E402
 
 from patchbay.engine.definition import typed  # noqa: E402
 from patchbay.testing.process import ServerProcess, free_port  # noqa: E402
@@ -391,10 +392,6 @@ def run_ceiling(args) -> Measured:
 
 
 # -- the report -----------------------------------------------------------------------------
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.2f} ms"
-
-
 def report(args, runs, results: dict, ceiling: Measured) -> None:
     names = [f"Patchbay {w}w {db}" for w, db in runs] + ["ceiling (bare ASGI)"]
     columns = [results[c] for c in runs] + [ceiling]

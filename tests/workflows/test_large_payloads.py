@@ -348,3 +348,28 @@ async def test_a_run_resumed_after_a_delay_replays_large_outputs_as_their_values
     assert "$payload" in loop_log["output"]  # journaled by reference
     assert len(steps_named(done, "text-helpers-1")) == 300  # not run again on resumption
     assert steps_named(done, "list-helpers-1")[0]["output"]["result"] == 300
+
+
+async def test_unknown_or_malformed_payload_references(api, sink):
+    wf, done = await pipeline_run(api, sink)
+    base = f"/core/v1/workflows/{wf['id']}/runs"
+    r = await api.client.get(f"{base}/{done['id']}/payloads/no-such-payload", headers=api.master)
+    api.expect_error(r, 404, "payload_not_found")
+    ref = steps_named(done, "data-mapper-1")[0]["input"]["value"]["body"]
+    r = await api.client.get(f"{base}/no-such-run/payloads/{ref['$payload']}", headers=api.master)
+    api.expect_error(r, 404, "run_not_found")
+
+    reader = workflow(
+        [node("text-helpers-1")],
+        {
+            "text-helpers-1": step(
+                "text-helpers", "change_case", "3.0", text="{$.steps.trigger.x}", case="upper"
+            )
+        },
+    )
+    mine = await create(api, reader)
+    for bad in ({"$payload": 5}, {"$payload": "missing"}):
+        failed = await run(api, mine["id"], {"x": bad})
+        assert failed["status"] == "failed"
+        assert failed["error"]["kind"] == "user_input_error"
+        assert "Stored payload" in failed["error"]["message"]

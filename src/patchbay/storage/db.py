@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from . import checkpointer, inline_sqlite
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -38,6 +40,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # Checkpoints are the checkpointer thread's job; this is only a safety net.
+    cursor.execute(f"PRAGMA wal_autocheckpoint={checkpointer.SAFETY_NET_PAGES}")
+    cursor.execute(f"PRAGMA journal_size_limit={checkpointer.LOG_SIZE_LIMIT}")
     cursor.close()
 
 
@@ -45,8 +50,12 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self.checkpointer: checkpointer.Checkpointer | None = None
         if self.is_sqlite:
             _ensure_sqlite_dir(url)
+            # Statements run on the event loop's thread (see inline_sqlite), checkpoints
+            # on a thread of their own (see checkpointer).
+            connect = inline_sqlite.connector(url)
             # One connection per process: SQLite has one writer at a time, and writers on
             # several connections wait for each other in SQLite's busy handler, which
             # sleeps up to 100 ms at a time. Through one connection, transactions queue in
@@ -60,9 +69,13 @@ class Database:
                 max_overflow=0,
                 pool_timeout=60,
                 pool_reset_on_return=None,
+                async_creator=inline_sqlite.async_creator(connect),
                 **JSON_CODEC,
             )
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            if not inline_sqlite.in_memory(url):
+                self.checkpointer = checkpointer.Checkpointer(connect)
+                self.checkpointer.start()
         else:
             self.engine = create_async_engine(
                 url, pool_size=10, max_overflow=20, pool_pre_ping=True, **JSON_CODEC
@@ -79,6 +92,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
 
 
 def _upgrade(sync_connection) -> None:

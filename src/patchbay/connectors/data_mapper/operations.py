@@ -9,8 +9,9 @@ segment is an object key and missing objects are created.
 from __future__ import annotations
 
 import copy
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -19,6 +20,7 @@ from ...payloads import is_ref
 from ..sdk import ConnectorError, Context, field, operation
 
 _MISSING = object()
+Segments = tuple[str, ...]
 _SPLIT = re.compile(r"(?<!\\)\.")
 
 
@@ -26,15 +28,21 @@ def _fail(message: str) -> ConnectorError:
     return ConnectorError(message, "connector_error")
 
 
-def parse_path(path: str, where: str) -> list[str]:
-    """``"a.b\\.c"`` -> ``["a", "b.c"]``; an empty segment is an error naming ``where``."""
-    segments = [segment.replace("\\.", ".") for segment in _SPLIT.split(path)]
-    if not path or any(segment == "" for segment in segments):
+def parse_path(path: str, where: str) -> Segments:
+    """``"a.b\\.c"`` -> ``("a", "b.c")``; an empty segment is an error naming ``where``."""
+    segments = _segments(path)
+    if segments is None:
         raise _fail(f"{where}: {path!r} is not a key path (empty key)")
     return segments
 
 
-def get_path(value: Any, segments: list[str]) -> Any:
+@functools.lru_cache(maxsize=4096)  # a workflow maps the same paths run after run
+def _segments(path: str) -> Segments | None:
+    segments = tuple(segment.replace("\\.", ".") for segment in _SPLIT.split(path))
+    return None if not path or "" in segments else segments
+
+
+def get_path(value: Any, segments: Sequence[str]) -> Any:
     """The value at ``segments`` in ``value``, or ``_MISSING``."""
     for segment in segments:
         if isinstance(value, Mapping) and segment in value:
@@ -46,7 +54,7 @@ def get_path(value: Any, segments: list[str]) -> Any:
     return value
 
 
-def set_path(target: dict, segments: list[str], value: Any) -> None:
+def set_path(target: dict, segments: Sequence[str], value: Any) -> None:
     """Write ``value`` at ``segments``, creating (or replacing non-object values by) objects
     on the way."""
     for segment in segments[:-1]:
@@ -57,7 +65,7 @@ def set_path(target: dict, segments: list[str], value: Any) -> None:
     target[segments[-1]] = value
 
 
-def delete_path(target: Any, segments: list[str]) -> None:
+def delete_path(target: Any, segments: Sequence[str]) -> None:
     """Remove the key at ``segments`` (object keys only); absent paths are left alone."""
     for segment in segments[:-1]:
         target = target.get(segment) if isinstance(target, dict) else None
@@ -106,7 +114,7 @@ class MapValuesOutput(BaseModel):
     result: Any = field(title="Result", description="The mapped object or list of objects.")
 
 
-def _map_object(item: Any, where: str, mappings: list[tuple[list[str], list[str]]], keep: bool):
+def _map_object(item: Any, where: str, mappings: list[tuple[Segments, Segments]], keep: bool):
     if not isinstance(item, Mapping):
         raise _fail(f"{where} must be an object, got {_kind(item)}")
     found = [(to, get_path(item, source)) for source, to in mappings]
@@ -121,7 +129,7 @@ def _map_object(item: Any, where: str, mappings: list[tuple[list[str], list[str]
     return result
 
 
-async def _read_along(value: Any, paths: list[list[str]], ctx: Context) -> Any:
+async def _read_along(value: Any, paths: list[Segments], ctx: Context) -> Any:
     """``value`` with the stored payloads (``patchbay.payloads``) that a path goes *into*
     read; a payload a path only reaches (a value moved whole) stays a reference, so a large
     value is moved without being copied. Containers on the way are copied, not changed."""
@@ -134,7 +142,7 @@ async def _read_along(value: Any, paths: list[list[str]], ctx: Context) -> Any:
     return value
 
 
-async def _read_path(node: Any, path: list[str], ctx: Context) -> Any:
+async def _read_path(node: Any, path: Segments, ctx: Context) -> Any:
     if len(path) < 2:
         return node
     if isinstance(node, list):

@@ -332,6 +332,7 @@ class WorkflowRun(Base):
         Index("ix_workflow_runs_workflow", "workflow_id", "seq"),
         Index("ix_workflow_runs_due", "status", "wake_at"),
         Index("ix_workflow_runs_queue", "status", "seq"),
+        Index("ix_workflow_runs_retention", "status", "created_at"),
     )
     seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(String(36), unique=True, default=new_id)

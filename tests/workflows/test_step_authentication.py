@@ -1,13 +1,23 @@
 """A step's authentication in a workflow: any of the organisation's (an end user's too, not
 another organisation's), and ``$.auth`` exposing its fields to the step's mapping, with its
-credential values masked in the logged input."""
+credential values masked in the logged input, and in outputs and errors that echo them
+(outputs sealed in the journal, so the run itself still has the real value)."""
 
 from __future__ import annotations
 
+import json
+
+import pytest
+from sqlalchemy import select
 from test_error_handling import endpoint, get  # noqa: F401  (a fixture)
 from test_workflow_api import create, node, run, step, steps_named, workflow
 
 from patchbay.connectors.http_client.connector import TOKEN_ENVIRONMENT_ID
+from patchbay.crypto import KeyRing, read_key_file
+from patchbay.services.keys import rotate
+from patchbay.services.run_logs import unseal
+from patchbay.storage.models import RunStep
+from patchbay.testing.fakeserver import serve_in_thread
 
 
 async def test_an_end_users_authentication_serves_the_organisations_workflow(api, endpoint):  # noqa: F811
@@ -69,9 +79,117 @@ async def test_dollar_auth_without_an_authentication_does_not_resolve(api, endpo
 def test_a_secret_inside_another_is_masked_whole():
     """Masking replaces the longer secret first: a shorter one it contains must not leave
     the rest of the longer one readable."""
-    from patchbay.services.runs import redact
+    from patchbay.services.run_logs import redact
 
     secrets = frozenset({"abcd", "abcdefgh-token-tail"})
     assert redact({"h": "x abcdefgh-token-tail y abcd"}, secrets) == {
         "h": "x [redacted] y [redacted]"
     }
+
+
+# -- a service echoing a credential back ----------------------------------------------------
+def _echo_app():
+    """Answers with the X-Copy header it got: 200 ``{"youSent": ...}``, or 400 with the same
+    body when the path is /refuse."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def echo(request):
+        status = 400 if request.url.path.endswith("/refuse") else 200
+        return JSONResponse({"youSent": request.headers.get("x-copy")}, status_code=status)
+
+    return Starlette(routes=[Route("/{path}", echo, methods=["GET", "POST"])])
+
+
+@pytest.fixture
+def echo():
+    with serve_in_thread(_echo_app()) as url:
+        yield url
+
+
+async def _journal_text(api, run_id: str) -> str:
+    async with api.platform.db.session() as s:
+        rows = (await s.execute(select(RunStep).where(RunStep.run_id == run_id))).scalars().all()
+        return json.dumps([[r.input, r.output, r.error] for r in rows])
+
+
+async def test_an_output_echoing_a_credential_is_sealed_and_the_run_still_uses_it(
+    api,
+    echo,
+    endpoint,  # noqa: F811
+):
+    """The echoed credential is masked in the run log and encrypted in the journal; after a
+    durable delay the run resumes, replays the sealed output, and maps the real value on."""
+    target, url = endpoint
+    auth_id = await api.create_auth(api.master, TOKEN_ENVIRONMENT_ID, {"token": "s3cret-echo"})
+    ask = step("http-client", "get_request", url=echo + "/echo", headers={"X-Copy": "$.auth.token"})
+    ask["authentication"] = auth_id
+    forward = step(
+        "http-client",
+        "get_request",
+        url=url,
+        headers={"X-Forwarded": "$.steps.http-client-1.response.body.youSent"},
+    )
+    definition = workflow(
+        [node("http-client-1"), node("delay-1"), node("http-client-2")],
+        {
+            "http-client-1": ask,
+            "delay-1": step("delay", "delay", amount=0.2, unit="seconds"),
+            "http-client-2": forward,
+        },
+    )
+    wf = await create(api, definition)
+    done = await run(api, wf["id"])
+    assert done["status"] == "succeeded", done
+    assert target.received[0].headers["x-forwarded"] == "s3cret-echo"  # the real value
+    shown = steps_named(done, "http-client-1")[0]["output"]
+    assert shown["response"]["body"] == {"youSent": "[redacted]"}
+    assert "s3cret-echo" not in str(done)
+    stored = await _journal_text(api, done["id"])
+    assert "s3cret-echo" not in stored and "$sealed" in stored
+
+
+async def test_an_error_echoing_a_credential_is_masked(api):
+    """A step whose error message quotes its input (here a script's): the credential
+    ``$.auth`` put there is masked in the step's error, the run's, and the journal."""
+    auth_id = await api.create_auth(api.master, TOKEN_ENVIRONMENT_ID, {"token": "s3cret-error"})
+    quote = step(
+        "script",
+        "execute",
+        "3.3",
+        variables=[{"name": "t", "value": "$.auth.token"}],
+        script='exports.step = function(input) { throw new Error("refused " + input.t); };',
+    )
+    quote["authentication"] = auth_id
+    wf = await create(api, workflow([node("script-1")], {"script-1": quote}))
+    done = await run(api, wf["id"])
+    assert done["status"] == "failed"
+    error = steps_named(done, "script-1")[0]["error"]
+    assert "refused [redacted]" in error["message"], error
+    assert "refused [redacted]" in done["error"]["message"], done["error"]
+    assert "s3cret-error" not in str(done)
+    assert "s3cret-error" not in await _journal_text(api, done["id"])
+
+
+async def test_key_rotation_reencrypts_sealed_outputs(api, echo):
+    auth_id = await api.create_auth(api.master, TOKEN_ENVIRONMENT_ID, {"token": "s3cret-rotate"})
+    ask = step("http-client", "get_request", url=echo + "/echo", headers={"X-Copy": "$.auth.token"})
+    ask["authentication"] = auth_id
+    wf = await create(api, workflow([node("http-client-1")], {"http-client-1": ask}))
+    done = await run(api, wf["id"])
+    assert done["status"] == "succeeded", done
+
+    report = await rotate(api.platform.db, api.platform.keyring)
+    assert report.rotated == 2  # the authentication and the sealed output
+    async with api.platform.db.session() as s:
+        row = (
+            await s.execute(
+                select(RunStep).where(
+                    RunStep.run_id == done["id"], RunStep.step_name == "http-client-1"
+                )
+            )
+        ).scalar_one()
+    ring = KeyRing(read_key_file(api.platform.keyring.key_file))  # only the new key left
+    assert ring.is_current(row.output["$sealed"])
+    assert unseal(row.output, ring)["response"]["body"] == {"youSent": "s3cret-rotate"}

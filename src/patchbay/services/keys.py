@@ -6,16 +6,17 @@ import asyncio
 from dataclasses import dataclass
 
 from cryptography.fernet import Fernet
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 
 from ..crypto import KeyRing, read_key_file, write_key_file
 from ..storage.db import Database
-from ..storage.models import Authentication, Subscription
+from ..storage.models import Authentication, RunStep, Subscription
+from .run_logs import SEALED, is_sealed
 
 BATCH = 200
 ROTATION_GRACE_SECONDS = 0.5
 
-# Every column holding Fernet ciphertext, by model.
+# Every column holding Fernet ciphertext, by model (and the run journal's sealed outputs).
 ENCRYPTED = (
     (Authentication, ("credentials",)),
     (Subscription, ("input", "trigger_state", "signing_keys")),
@@ -51,7 +52,33 @@ async def reencrypt_all(db: Database, keyring: KeyRing) -> int:
                             rotated += 1
                 last_seq = rows[-1].seq
                 await s.commit()
-    return rotated
+    return rotated + await _reencrypt_sealed_outputs(db, keyring)
+
+
+async def _reencrypt_sealed_outputs(db: Database, keyring: KeyRing) -> int:
+    """Step outputs the run journal keeps sealed (services/run_logs.py)."""
+    rotated = 0
+    last_seq = 0
+    sealed = cast(RunStep.output, Text).like(f'%"{SEALED}"%')
+    while True:
+        async with db.session() as s:
+            rows = (
+                await s.scalars(
+                    select(RunStep)
+                    .where(RunStep.seq > last_seq, sealed)
+                    .order_by(RunStep.seq)
+                    .limit(BATCH)
+                )
+            ).all()
+            if not rows:
+                return rotated
+            for row in rows:
+                token = row.output[SEALED] if is_sealed(row.output) else None
+                if token and not keyring.is_current(token):
+                    row.output = {**row.output, SEALED: keyring.rotate(token)}
+                    rotated += 1
+            last_seq = rows[-1].seq
+            await s.commit()
 
 
 async def rotate(db: Database, keyring: KeyRing) -> RotationReport:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import secrets
 import time
@@ -58,6 +57,7 @@ from .pagination import paginate
 from .payloads import PayloadNotFound, Payloads
 from .polling_loop import PollingLoop, cancel_all
 from .principal import Principal
+from .run_logs import mask, redact, seal, shown, unseal
 from .workflows import Workflows, plain_value
 
 log = logging.getLogger("patchbay.runs")
@@ -79,33 +79,6 @@ KIND_OF = {
 FINAL = ("succeeded", "failed", "cancelled")
 CLAIM_BATCH = 256  # runs claimed by one scan
 SCAN_INTERVAL = 0.02  # the shortest time between two scans (wakes in between coalesce)
-REDACTED = "[redacted]"
-SECRET_WORDS = ("authorization", "api_key", "apikey", "api-key", "password", "secret", "token")
-
-
-@functools.lru_cache(maxsize=4096)
-def _secret_key(key: str) -> bool:
-    lowered = key.lower()
-    return any(w in lowered for w in SECRET_WORDS)
-
-
-def redact(value: Any, secrets: frozenset[str] = frozenset()) -> Any:
-    """A copy of ``value`` with secret-looking keys masked, and any of ``secrets`` (the
-    credentials of the step's authentication, which ``$.auth`` may have mapped anywhere)
-    masked inside strings (for run logs)."""
-    if isinstance(value, dict):
-        return {
-            k: REDACTED if _secret_key(str(k)) and v not in (None, "") else redact(v, secrets)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [redact(v, secrets) for v in value]
-    if secrets and isinstance(value, str):
-        # longest first: a secret inside another must not leave the rest of it readable
-        for secret in sorted(secrets, key=len, reverse=True):
-            if secret in value:
-                value = value.replace(secret, REDACTED)
-    return value
 
 
 def input_error_of(message: str) -> dict[str, Any]:
@@ -283,6 +256,10 @@ class RunRuntime:
             return data
         return await replace_refs(data, self.load_payload)
 
+    async def _journaled(self, output: Any) -> Any:
+        """What the journal keeps of a step's output (see run_logs.seal)."""
+        return await self._by_reference(seal(output, self.secrets, self.runs.keyring))
+
     async def _by_reference(self, value: Any) -> Any:
         """``value``, or a reference to it once stored when its JSON is over the inline
         threshold (what the journal keeps of a large output or input)."""
@@ -304,7 +281,9 @@ class RunRuntime:
             output = row.output
             if is_ref(output):  # journaled by reference: replayed as the value it was
                 output = await self.load_payload(output)
-            return StepOutcome(row.status == "succeeded", output, row.error)
+            return StepOutcome(
+                row.status == "succeeded", unseal(output, self.runs.keyring), row.error
+            )
         await self.flush()  # the previous step's result is durable before this one starts
         if step.connector == "call-workflow":
             return await self._call_workflow(key, step, data)
@@ -334,12 +313,15 @@ class RunRuntime:
             if not self.runs.is_pure(step):
                 row = await self._write(row)  # checkpoint: this attempt started
             outcome, kind = await self._execute(step, data, f"{self.run.id}:{key}")
+            if outcome.error and self.secrets:  # an error message echoing a credential
+                outcome = StepOutcome(outcome.ok, outcome.output, mask(outcome.error, self.secrets))
             retries = RETRIES.get(kind, ())
             if outcome.ok or row.attempts > len(retries):
                 row.status = "succeeded" if outcome.ok else "failed"
-                # The journal keeps the real output (a resumed run replays it), by reference
-                # when it is large; the API shows it redacted.
-                row.output = await self._by_reference(outcome.output) if outcome.ok else None
+                # The journal keeps the real output (a resumed run replays it), sealed when it
+                # echoes a credential, by reference when it is large; the API shows it
+                # redacted.
+                row.output = await self._journaled(outcome.output) if outcome.ok else None
                 row.error = outcome.error
                 row.finished_at = utcnow()
                 row = await self._write(row, defer=True)
@@ -394,8 +376,8 @@ class RunRuntime:
             step,
             data,
             status="succeeded" if outcome.ok else "failed",
-            output=outcome.output if outcome.ok else None,
-            error=outcome.error,
+            output=await self._journaled(outcome.output) if outcome.ok else None,
+            error=mask(outcome.error, self.secrets),
             attempts=1,
             started_at=now,
             finished_at=now,
@@ -520,6 +502,7 @@ class Runs:
         self.db = db
         self.workflows = workflows
         self.authentications = authentications
+        self.keyring = authentications.keyring  # seals outputs echoing a credential
         self.clients = clients
         self.owner = secrets.token_hex(8)
         self.lease = timedelta(seconds=settings.worker_lease_seconds)
@@ -775,7 +758,7 @@ class Runs:
             "operation": row.operation,
             "status": row.status,
             "input": row.input,
-            "output": redact(row.output),
+            "output": shown(row.output),
             "error": row.error,
             "attempts": row.attempts,
             "startedAt": row.started_at.isoformat(),
@@ -1269,7 +1252,7 @@ class Runs:
             values.update(
                 status=result.status,
                 finished_at=utcnow(),
-                error=result.error,
+                error=mask(result.error, runtime.secrets),
                 failed_step=result.failed_step if result.status == "failed" else None,
             )
         except asyncio.CancelledError:

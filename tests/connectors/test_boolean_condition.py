@@ -12,7 +12,13 @@ from patchbay.connectors.boolean_condition.connector import CONNECTORS
 from patchbay.connectors.boolean_condition.operations import COMPARISONS
 from patchbay.connectors.sdk import ConnectorError
 from patchbay.connectors.sdk.runner import InputInvalid
-from patchbay.testing.connectors import Call, assert_output_valid, loopback_clients, make_call
+from patchbay.testing.connectors import (
+    Call,
+    assert_output_valid,
+    loop_ticks_during,
+    loopback_clients,
+    make_call,
+)
 
 CONNECTOR = CONNECTORS[0]
 
@@ -254,3 +260,10 @@ def test_a_catastrophic_regex_is_stopped_after_a_second() -> None:
         check("a" * 64 + "b", "matches_regex", "(a|aa)+$")
     assert info.value.kind == "connector_error"
     assert "took longer than 1 s" in info.value.message
+
+
+async def test_a_slow_regex_does_not_hold_the_event_loop(call: Call) -> None:
+    conditions = [cond("a" * 64 + "b", "matches_regex", "(a|aa)+$")]
+    result, ticks = await loop_ticks_during(call("boolean_condition", {"conditions": conditions}))
+    assert result.outcome == "error" and "took longer than 1 s" in result.output["message"]
+    assert ticks >= 20  # matching ran off the event loop: it went on meanwhile (~100 ticks)

@@ -10,7 +10,13 @@ import pytest
 
 from patchbay.connectors.sdk.runner import InputInvalid
 from patchbay.connectors.text_helpers.connector import CONNECTORS
-from patchbay.testing.connectors import Call, assert_output_valid, loopback_clients, make_call
+from patchbay.testing.connectors import (
+    Call,
+    assert_output_valid,
+    loop_ticks_during,
+    loopback_clients,
+    make_call,
+)
 
 TEXT = CONNECTORS[0]
 
@@ -350,5 +356,6 @@ async def test_unknown_properties_are_refused(call: Call) -> None:
 async def test_a_catastrophic_pattern_is_stopped_after_a_second(call: Call, name, data) -> None:
     """A pattern that backtracks for ever fails the step after the time limit instead of
     holding the server (Python's re could not be interrupted)."""
-    message = await error(call, name, {"text": "a" * 64 + "b", **data})
+    message, ticks = await loop_ticks_during(error(call, name, {"text": "a" * 64 + "b", **data}))
     assert "took longer than 1 s" in message
+    assert ticks >= 20  # matching ran off the event loop: it went on meanwhile (~100 ticks)

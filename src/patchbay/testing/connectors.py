@@ -15,6 +15,7 @@ and checks a successful output against the operation's declared schema
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
@@ -107,3 +108,24 @@ def assert_output_valid(connector: Connector, name: str, result: CallResult) -> 
     jsonschema.Draft4Validator.check_schema(schema)
     jsonschema.Draft4Validator(schema).validate(result.output)
     return result.output
+
+
+async def loop_ticks_during(awaitable: Awaitable[Any], every: float = 0.01) -> tuple[Any, int]:
+    """(what ``awaitable`` gave, how many times a task sleeping ``every`` seconds woke up
+    meanwhile): about duration / every while the event loop is free, near 0 when the
+    awaited work holds it. Exceptions are the awaitable's."""
+    ticks = 0
+    done = asyncio.Event()
+
+    async def tick() -> None:
+        nonlocal ticks
+        while not done.is_set():
+            await asyncio.sleep(every)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        return await awaitable, ticks
+    finally:
+        done.set()
+        await ticker

@@ -11,6 +11,7 @@ a string or does not compile for ``matches_regex``, a list operand that is not a
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
@@ -144,7 +145,7 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "is_false": lambda a, _: a is False,
     "is_type": lambda a, b: json_type(a) == b,
     "matches_regex": lambda a, b: (
-        isinstance(a, str) and user_regex.bounded(b.search, a) is not None
+        isinstance(a, str) and user_regex.limited(b.search, a) is not None
     ),
     "in_list": lambda a, b: any(strict_equal(item, a) for item in b),
     "not_in_list": lambda a, b: not any(strict_equal(item, a) for item in b),
@@ -247,7 +248,12 @@ class BooleanConditionOutput(BaseModel):
     output=BooleanConditionOutput,
 )
 async def boolean_condition(ctx: Context, data: BooleanConditionInput) -> dict:
-    return {"result": evaluate(data.conditions, data.strictness)}
+    if any(c.comparison_type == "matches_regex" for c in data.conditions):
+        # a user's pattern may take up to its time limit: off the event loop
+        result = await asyncio.to_thread(evaluate, data.conditions, data.strictness)
+    else:
+        result = evaluate(data.conditions, data.strictness)
+    return {"result": result}
 
 
 OPERATIONS = [boolean_condition]

@@ -275,7 +275,7 @@ async def replace(ctx: Context, data: ReplaceInput) -> dict:
     flags = 0 if data.case_sensitive else user_regex.IGNORECASE
     if data.regex:
         pattern = _compile(data.find, flags)
-        replaced = user_regex.bounded(
+        replaced = await user_regex.bounded(
             pattern.sub, lambda m: _expand(data.replace, m), data.text, count
         )
         return {"result": replaced}
@@ -352,9 +352,9 @@ async def extract_by_regex(ctx: Context, data: RegexInput) -> dict:
         flags |= _FLAGS[letter]
     pattern = _compile(data.pattern, flags)
     if "g" in data.flags:
-        found = user_regex.bounded(pattern.finditer, data.text)
+        found = await user_regex.bounded(pattern.finditer, data.text)
     else:
-        found = [user_regex.bounded(pattern.search, data.text)]
+        found = [await user_regex.bounded(pattern.search, data.text)]
     matches = [
         {
             "match": m.group(0),

@@ -373,3 +373,31 @@ async def test_unknown_or_malformed_payload_references(api, sink):
         assert failed["status"] == "failed"
         assert failed["error"]["kind"] == "user_input_error"
         assert "Stored payload" in failed["error"]["message"]
+
+
+async def test_a_large_malformed_json_body_is_refused_like_a_small_one(api):
+    """Checked as it streams in: 400 ``invalid_json`` as for a small body, no run started,
+    nothing kept."""
+    definition = workflow([], {})
+    definition["steps"]["trigger"] = webhook_trigger()
+    wf = await create(api, definition)
+    await enable(api, wf["id"])
+    good = orjson.dumps({"items": ["x" * 100] * (INLINE // 50)})
+    json_type = {"content-type": "application/json"}
+    for bad, reason in (
+        (good[:-1], "premature EOF"),  # cut short
+        (good + b"]", "trailing garbage"),
+        (good[:-1] + b",}", "invalid object key"),
+    ):
+        r = await api.client.post(hook_path(wf), content=bad, headers=json_type)
+        message = api.expect_error(r, 400, "invalid_json")["message"]
+        assert message.startswith("The body is not valid JSON: ") and reason in message
+        small = await api.client.post(hook_path(wf), content=b"{", headers=json_type)
+        api.expect_error(small, 400, "invalid_json")
+    async with api.platform.db.session() as s:
+        assert await s.scalar(select(func.count()).select_from(Payload)) == 0
+        assert await s.scalar(select(func.count()).select_from(PayloadChunk)) == 0
+    r = await api.client.get(f"/core/v1/workflows/{wf['id']}/runs", headers=api.master)
+    assert r.json()["elements"] == []
+    r = await api.client.post(hook_path(wf), content=good, headers=json_type)
+    assert r.status_code == 202, r.text  # the same body, whole, is taken

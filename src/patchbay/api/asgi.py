@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 
+import ijson
+
 
 class BodyRefused(Exception):
     """The request body cannot be read: answered ``status`` with ``message`` and ``code``."""
@@ -63,6 +65,27 @@ async def body_rest(receive, head: bytes, more: bool) -> AsyncIterator[bytes]:
         if chunk:
             yield chunk
         more = message.get("more_body", False)
+
+
+@ijson.utils.coroutine
+def _ignore():
+    while True:
+        yield
+
+
+async def json_checked(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """``chunks``, checked to make one JSON document as they pass (an incremental parser,
+    events thrown away: nothing is held); :class:`BodyRefused` 400 ``invalid_json`` at the
+    first chunk that makes it invalid, or at the end when it is incomplete."""
+    parser = ijson.basic_parse_coro(_ignore())
+    try:
+        async for chunk in chunks:
+            parser.send(chunk)
+            yield chunk
+        parser.close()
+    except ijson.JSONError as exc:
+        reason = (str(exc).splitlines() or ["malformed"])[0]  # then yajl quotes the text
+        raise BodyRefused(400, f"The body is not valid JSON: {reason}", "invalid_json") from None
 
 
 async def send_answer(

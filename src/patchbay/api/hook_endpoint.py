@@ -25,7 +25,7 @@ from ..payloads import encoding_for, is_ref
 from ..services.errors import ServiceError
 from ..services.payloads import PayloadTooLarge
 from ..services.platform import Platform
-from .asgi import BodyRefused, body_rest, read_head, send_answer
+from .asgi import BodyRefused, body_rest, json_checked, read_head, send_answer
 from .responses import error_body
 
 log = logging.getLogger("patchbay.api")
@@ -163,12 +163,16 @@ class HookEndpoint:
             return None
         content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
         run_id = str(uuid.uuid4())
+        encoding = encoding_for(content_type)
+        chunks = body_rest(receive, head, more)
+        if encoding == "json":  # refused as a small body would be, not left for the run
+            chunks = json_checked(chunks)
         ref = await self.platform.runs.payloads.store(
             target[1],
             run_id,
-            body_rest(receive, head, more),
+            chunks,
             content_type or "application/octet-stream",
-            encoding_for(content_type),
+            encoding,
             max_bytes=self.max_body_bytes,
         )
         return run_id, ref

@@ -244,11 +244,26 @@ async def test_await_and_respond_replies_with_a_stored_body(api):
     assert r.content == raw and r.headers["content-type"] == "application/json"
 
 
-async def test_a_body_over_the_limit_is_refused_and_nothing_is_kept(api):
+async def _webhook_only(api) -> dict:
+    """An enabled workflow with a webhook trigger and no step."""
     definition = workflow([], {})
     definition["steps"]["trigger"] = webhook_trigger()
     wf = await create(api, definition)
     await enable(api, wf["id"])
+    return wf
+
+
+async def _assert_nothing_kept(api, wf) -> None:
+    """No payload (or piece of one) stored, no run started."""
+    async with api.platform.db.session() as s:
+        assert await s.scalar(select(func.count()).select_from(Payload)) == 0
+        assert await s.scalar(select(func.count()).select_from(PayloadChunk)) == 0
+    r = await api.client.get(f"/core/v1/workflows/{wf['id']}/runs", headers=api.master)
+    assert r.json()["elements"] == []
+
+
+async def test_a_body_over_the_limit_is_refused_and_nothing_is_kept(api):
+    wf = await _webhook_only(api)
     too_big = b"z" * (3 * 1024 * 1024 + 1)
     r = await api.client.post(hook_path(wf), content=too_big)
     api.expect_error(r, 413, "payload_too_large")
@@ -259,11 +274,7 @@ async def test_a_body_over_the_limit_is_refused_and_nothing_is_kept(api):
 
     r = await api.client.post(hook_path(wf), content=chunks())
     api.expect_error(r, 413, "payload_too_large")
-    async with api.platform.db.session() as s:
-        assert await s.scalar(select(func.count()).select_from(Payload)) == 0
-        assert await s.scalar(select(func.count()).select_from(PayloadChunk)) == 0
-    r = await api.client.get(f"/core/v1/workflows/{wf['id']}/runs", headers=api.master)
-    assert r.json()["elements"] == []
+    await _assert_nothing_kept(api, wf)
 
 
 async def test_a_large_body_to_an_unknown_hook_is_404(api):
@@ -378,10 +389,7 @@ async def test_unknown_or_malformed_payload_references(api, sink):
 async def test_a_large_malformed_json_body_is_refused_like_a_small_one(api):
     """Checked as it streams in: 400 ``invalid_json`` as for a small body, no run started,
     nothing kept."""
-    definition = workflow([], {})
-    definition["steps"]["trigger"] = webhook_trigger()
-    wf = await create(api, definition)
-    await enable(api, wf["id"])
+    wf = await _webhook_only(api)
     good = orjson.dumps({"items": ["x" * 100] * (INLINE // 50)})
     json_type = {"content-type": "application/json"}
     for bad, reason in (
@@ -394,10 +402,6 @@ async def test_a_large_malformed_json_body_is_refused_like_a_small_one(api):
         assert message.startswith("The body is not valid JSON: ") and reason in message
         small = await api.client.post(hook_path(wf), content=b"{", headers=json_type)
         api.expect_error(small, 400, "invalid_json")
-    async with api.platform.db.session() as s:
-        assert await s.scalar(select(func.count()).select_from(Payload)) == 0
-        assert await s.scalar(select(func.count()).select_from(PayloadChunk)) == 0
-    r = await api.client.get(f"/core/v1/workflows/{wf['id']}/runs", headers=api.master)
-    assert r.json()["elements"] == []
+    await _assert_nothing_kept(api, wf)
     r = await api.client.post(hook_path(wf), content=good, headers=json_type)
     assert r.status_code == 202, r.text  # the same body, whole, is taken

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from cryptography.fernet import Fernet
@@ -34,49 +35,40 @@ async def reencrypt_all(db: Database, keyring: KeyRing) -> int:
     many values were rewritten."""
     rotated = 0
     for model, columns in ENCRYPTED:
-        last_seq = 0
-        while True:
-            async with db.session() as s:
-                rows = (
-                    await s.scalars(
-                        select(model).where(model.seq > last_seq).order_by(model.seq).limit(BATCH)
-                    )
-                ).all()
-                if not rows:
-                    break
-                for row in rows:
-                    for column in columns:
-                        value = getattr(row, column)
-                        if value and not keyring.is_current(value):
-                            setattr(row, column, keyring.rotate(value))
-                            rotated += 1
-                last_seq = rows[-1].seq
-                await s.commit()
-    return rotated + await _reencrypt_sealed_outputs(db, keyring)
+        async for rows in _batches(db, model):
+            for row in rows:
+                for column in columns:
+                    value = getattr(row, column)
+                    if value and not keyring.is_current(value):
+                        setattr(row, column, keyring.rotate(value))
+                        rotated += 1
+    # Step outputs the run journal keeps sealed (services/run_logs.py).
+    async for rows in _batches(db, RunStep, cast(RunStep.output, Text).like(f'%"{SEALED}"%')):
+        for row in rows:
+            token = row.output[SEALED] if is_sealed(row.output) else None
+            if token and not keyring.is_current(token):
+                row.output = {**row.output, SEALED: keyring.rotate(token)}
+                rotated += 1
+    return rotated
 
 
-async def _reencrypt_sealed_outputs(db: Database, keyring: KeyRing) -> int:
-    """Step outputs the run journal keeps sealed (services/run_logs.py)."""
-    rotated = 0
+async def _batches(db: Database, model, *where) -> AsyncIterator[list]:
+    """The rows of ``model`` matching ``where``, ``BATCH`` at a time in ``seq`` order, each
+    batch in a session committed once the caller has changed its rows."""
     last_seq = 0
-    sealed = cast(RunStep.output, Text).like(f'%"{SEALED}"%')
     while True:
         async with db.session() as s:
             rows = (
                 await s.scalars(
-                    select(RunStep)
-                    .where(RunStep.seq > last_seq, sealed)
-                    .order_by(RunStep.seq)
+                    select(model)
+                    .where(model.seq > last_seq, *where)
+                    .order_by(model.seq)
                     .limit(BATCH)
                 )
             ).all()
             if not rows:
-                return rotated
-            for row in rows:
-                token = row.output[SEALED] if is_sealed(row.output) else None
-                if token and not keyring.is_current(token):
-                    row.output = {**row.output, SEALED: keyring.rotate(token)}
-                    rotated += 1
+                return
+            yield rows
             last_seq = rows[-1].seq
             await s.commit()
 

@@ -39,11 +39,16 @@ def redact(value: Any, secrets: frozenset[str] = frozenset()) -> Any:
     if isinstance(value, list):
         return [redact(v, secrets) for v in value]
     if secrets and isinstance(value, str):
-        # longest first: a secret inside another must not leave the rest of it readable
-        for secret in sorted(secrets, key=len, reverse=True):
-            if secret in value:
-                value = value.replace(secret, REDACTED)
+        return _masked_text(value, secrets)
     return value
+
+
+def _masked_text(text: str, secrets: frozenset[str]) -> str:
+    # longest first: a secret inside another must not leave the rest of it readable
+    for secret in sorted(secrets, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
 
 
 def mentions(value: Any, secrets: frozenset[str]) -> bool:
@@ -62,18 +67,22 @@ def mask(value: Any, secrets: frozenset[str]) -> Any:
     message echoes a credential); ``value`` itself when it holds none."""
     if not secrets or not mentions(value, secrets):
         return value
+    return _masked(value, secrets)
+
+
+def _masked(value: Any, secrets: frozenset[str]) -> Any:
     if isinstance(value, dict):
-        return {mask(k, secrets): mask(v, secrets) for k, v in value.items()}
+        return {_masked(k, secrets): _masked(v, secrets) for k, v in value.items()}
     if isinstance(value, list):
-        return [mask(v, secrets) for v in value]
-    return redact(value, secrets)
+        return [_masked(v, secrets) for v in value]
+    return _masked_text(value, secrets) if isinstance(value, str) else value
 
 
 def seal(value: Any, secrets: frozenset[str], keyring: KeyRing) -> Any:
     """What the journal stores of a step output (see the module's doc)."""
     if not secrets or not mentions(value, secrets):
         return value
-    return {SEALED: keyring.encrypt(value), "shown": mask(value, secrets)}
+    return {SEALED: keyring.encrypt(value), "shown": _masked(value, secrets)}
 
 
 def is_sealed(value: Any) -> bool:

@@ -313,8 +313,7 @@ class RunRuntime:
             if not self.runs.is_pure(step):
                 row = await self._write(row)  # checkpoint: this attempt started
             outcome, kind = await self._execute(step, data, f"{self.run.id}:{key}")
-            if outcome.error and self.secrets:  # an error message echoing a credential
-                outcome = StepOutcome(outcome.ok, outcome.output, mask(outcome.error, self.secrets))
+            outcome.error = mask(outcome.error, self.secrets)  # a message echoing a credential
             retries = RETRIES.get(kind, ())
             if outcome.ok or row.attempts > len(retries):
                 row.status = "succeeded" if outcome.ok else "failed"

@@ -126,12 +126,10 @@ class Connection:
         self._conn.rollback()
 
     async def close(self) -> None:
-        if self._connection is not None:
-            self._connection = None
-            self._conn.close()
+        self.stop()
 
     def stop(self) -> None:
-        """Terminate (SQLAlchemy's last resort on an invalidated connection)."""
+        """Close at once (also SQLAlchemy's last resort on an invalidated connection)."""
         if self._connection is not None:
             self._connection = None
             self._conn.close()

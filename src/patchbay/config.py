@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     workflow_retry_scale: float = 1.0
     workflow_reply_timeout_seconds: float = 30.0
     # Large values: webhook bodies and step outputs over workflow_inline_bytes are stored by
-    # reference (patchbay.payloads); a workflow webhook body may be up to
+    # reference (patchbay.payload_refs); a workflow webhook body may be up to
     # workflow_max_body_bytes.
     workflow_inline_bytes: int = 262_144
     workflow_max_body_bytes: int = 104_857_600

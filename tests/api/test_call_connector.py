@@ -22,7 +22,7 @@ from starlette.routing import Route
 from patchbay.connectors.http_client.connector import TOKEN_ENVIRONMENT_ID
 from patchbay.connectors.slack.connector import ENVIRONMENTS as SLACK_ENVIRONMENTS
 from patchbay.connectors.slack.fake import FakeSlack, create_app
-from patchbay.services.identity import hash_token
+from patchbay.services.identity.tokens import hash_token
 from patchbay.storage.models import ApiToken, utcnow
 from patchbay.testing.fakeserver import serve_in_thread
 

@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import text
 
 from patchbay.crypto import KeyRing, KeyRingError
-from patchbay.services.keys import rotate
+from patchbay.services.credentials.key_rotation import rotate
 from patchbay.testing.fakeserver import serve_in_thread
 from patchbay.testing.subscriber import Subscriber
 

@@ -10,7 +10,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import text
 
 from patchbay.crypto import KEY_FILE_NAME, KeyRing, KeyRingError, read_key_file
-from patchbay.services.keys import rotate
+from patchbay.services.credentials.key_rotation import rotate
 
 AUTHS = "/core/v1/authentications"
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from patchbay.services.retention import prune
+from patchbay.services.triggers.retention import prune
 from patchbay.storage.models import DeliveryAttempt, IntakeRequest, TriggerEvent, utcnow
 from patchbay.testing.fakeserver import serve_in_thread
 from patchbay.testing.subscriber import Subscriber

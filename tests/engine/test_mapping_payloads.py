@@ -14,7 +14,7 @@ from patchbay.engine.mapping import (
     resolve_path,
     resolve_value,
 )
-from patchbay.payloads import encoding_for, has_refs, make_ref, replace_refs
+from patchbay.payload_refs import encoding_for, has_refs, make_ref, replace_refs
 
 REF = make_ref("p-1", 123, "application/json", "json")
 VALUE = {"items": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]}

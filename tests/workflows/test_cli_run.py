@@ -18,8 +18,8 @@ from test_workflow_api import node, step, workflow
 
 from patchbay.cli.main import cli
 from patchbay.config import Settings
+from patchbay.services.identity.principal import Principal
 from patchbay.services.platform import Platform
-from patchbay.services.principal import Principal
 from patchbay.testing.fakeserver import serve_in_thread
 
 CLEAN_ENV = {

@@ -11,7 +11,7 @@ from test_workflow_api import node, steps_named, typed, wait_run
 
 from patchbay.engine.core_steps import is_engine_step
 from patchbay.services.errors import BadRequest
-from patchbay.services.workflow_import import (
+from patchbay.services.workflows.tray_import import (
     UnsupportedMediaType,
     media_kind,
     parse_body,

@@ -14,8 +14,8 @@ from test_workflow_api import create, node, run, step, steps_named, workflow
 
 from patchbay.connectors.http_client.connector import TOKEN_ENVIRONMENT_ID
 from patchbay.crypto import KeyRing, read_key_file
-from patchbay.services.keys import rotate
-from patchbay.services.run_logs import unseal
+from patchbay.services.credentials.key_rotation import rotate
+from patchbay.services.workflows.run_logs import unseal
 from patchbay.storage.models import RunStep
 from patchbay.testing.fakeserver import serve_in_thread
 
@@ -79,7 +79,7 @@ async def test_dollar_auth_without_an_authentication_does_not_resolve(api, endpo
 def test_a_secret_inside_another_is_masked_whole():
     """Masking replaces the longer secret first: a shorter one it contains must not leave
     the rest of the longer one readable."""
-    from patchbay.services.run_logs import redact
+    from patchbay.services.workflows.run_logs import redact
 
     secrets = frozenset({"abcd", "abcdefgh-token-tail"})
     assert redact({"h": "x abcdefgh-token-tail y abcd"}, secrets) == {

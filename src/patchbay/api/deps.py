@@ -6,8 +6,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..services.errors import Unauthorized
+from ..services.identity.principal import Principal
 from ..services.platform import Platform
-from ..services.principal import Principal
 
 bearer = HTTPBearer(auto_error=False, description="A master token or an end user's token")
 

@@ -8,7 +8,7 @@ Fire and forget: 202 ``{"runId"}`` once the run is durably stored. Await and res
 
 A body over ``PATCHBAY_WORKFLOW_INLINE_BYTES`` is not held in memory: it is streamed into the
 payload store as it arrives and the trigger's ``body`` is its reference
-(``patchbay.payloads``); up to ``PATCHBAY_WORKFLOW_MAX_BODY_BYTES`` (413 beyond).
+(``patchbay.payload_refs``); up to ``PATCHBAY_WORKFLOW_MAX_BODY_BYTES`` (413 beyond).
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from ..payloads import encoding_for, is_ref
+from ..payload_refs import encoding_for, is_ref
 from ..services.errors import ServiceError
-from ..services.payloads import PayloadTooLarge
 from ..services.platform import Platform
+from ..services.workflows.payload_store import PayloadTooLarge
 from .asgi import BodyRefused, body_rest, json_checked, read_head, send_answer
 from .responses import error_body
 

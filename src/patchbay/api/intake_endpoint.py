@@ -14,8 +14,8 @@ import logging
 import re
 
 from ..connectors.sdk import IncomingRequest
-from ..services.intake import IntakeAnswer, error
 from ..services.platform import Platform
+from ..services.triggers.intake import IntakeAnswer, error
 from .asgi import BodyRefused, read_body, send_answer
 
 log = logging.getLogger("patchbay.api")

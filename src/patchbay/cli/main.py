@@ -157,7 +157,7 @@ def token_revoke(ctx: click.Context, token_id: str) -> None:
 @click.pass_context
 def rotate_key(ctx: click.Context) -> None:
     """Re-encrypt stored credentials under a new key."""
-    from ..services.keys import rotate
+    from ..services.credentials.key_rotation import rotate
 
     report = _with_platform(_settings(ctx), lambda pf: rotate(pf.db, pf.keyring))
     click.echo(f"Re-encrypted {report.rotated} stored secret(s).")
@@ -212,7 +212,7 @@ def call(
         raise click.BadParameter("must be a JSON object", param_hint="--input")
 
     async def work(pf):
-        from ..services.principal import Principal
+        from ..services.identity.principal import Principal
 
         if token:
             principal = await pf.identity.authenticate(token)

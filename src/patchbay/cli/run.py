@@ -170,7 +170,7 @@ async def _drive(runs, root_id: str) -> None:
     runs still unfinished when the run ends (fire and forget) and alerting runs."""
     from sqlalchemy import or_, select
 
-    from ..services.runs import FINAL
+    from ..services.workflows.runs import FINAL
     from ..storage.models import WorkflowRun, utcnow
 
     tree = {root_id}
@@ -213,7 +213,7 @@ async def _drive(runs, root_id: str) -> None:
 
 async def _follow(platform, principal, workflow_id: str, run_id: str, verbose: bool) -> dict:
     """Print each step once it has finished; the final run."""
-    from ..services.runs import FINAL
+    from ..services.workflows.runs import FINAL
 
     printed: set[str] = set()
     driver = asyncio.create_task(_drive(platform.runs, run_id), name="patchbay-run")
@@ -245,8 +245,8 @@ async def _follow(platform, principal, workflow_id: str, run_id: str, verbose: b
 async def _run(
     settings: Settings, definition: dict[str, Any], trigger: Any, keep: bool, verbose: bool
 ) -> str:
+    from ..services.identity.principal import Principal
     from ..services.platform import Platform
-    from ..services.principal import Principal
 
     # Only this run is executed (see _drive): no executor or delivery worker for the rest.
     platform = Platform(settings.model_copy(update={"background_workers": False}))

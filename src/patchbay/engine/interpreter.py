@@ -60,7 +60,7 @@ class Runtime(Protocol):
         ...
 
     async def load_payload(self, ref: dict[str, Any]) -> Any:
-        """The value behind a payload reference (``patchbay.payloads``); LookupError when
+        """The value behind a payload reference (``patchbay.payload_refs``); LookupError when
         there is no such payload for this run's organisation."""
         ...
 

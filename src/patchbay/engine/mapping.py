@@ -38,7 +38,7 @@ as text like Tray (JavaScript) does: strings raw, ``null`` as the empty string, 
 ``true``/``false``, numbers as JSON (an integral float without ``.0``, as JavaScript prints it),
 lists and objects as compact JSON.
 
-Stored payloads (``patchbay.payloads``): a reference ``{"$payload": id, ...}`` resolves as
+Stored payloads (``patchbay.payload_refs``): a reference ``{"$payload": id, ...}`` resolves as
 itself; a path that goes into one, or an interpolation of one, reads through the value in
 ``Scope.payloads`` and raises :class:`PayloadNeeded` when it is not there yet (the
 interpreter loads it through its runtime and resolves again).
@@ -57,7 +57,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from ..payloads import PAYLOAD_KEY
+from ..payload_refs import PAYLOAD_KEY
 
 __all__ = [
     "InvalidReference",
@@ -112,7 +112,7 @@ class InvalidValue(MappingError, ValueError):
 
 
 class PayloadNeeded(Exception):
-    """A path goes into (or a string interpolates) a stored payload (``patchbay.payloads``)
+    """A path goes into (or a string interpolates) a stored payload (``patchbay.payload_refs``)
     whose value is not in ``Scope.payloads`` yet: the caller loads it and resolves again.
     Not a MappingError: nothing is wrong with the reference."""
 

@@ -10,20 +10,20 @@ from ..connectors.sdk.http import HttpClientPool
 from ..connectors.sdk.outbound import OutboundPolicy
 from ..crypto import KeyRing
 from ..storage.db import Database
-from .authentications import Authentications
-from .calls import Calls
-from .catalog import Catalog
-from .delivery import Deliverer
-from .dispatch import BUSY_INTAKE_RATE, Dispatcher
-from .idempotency import Idempotency
-from .identity import Identity
-from .intake import Intake
-from .oauth import OAuth
-from .runs import Runs
-from .subscriptions import Subscriptions
-from .usage import UsageRecorder
-from .users import Users
-from .workflows import Workflows
+from .connectivity.calls import Calls
+from .connectivity.catalog import Catalog
+from .connectivity.idempotency import Idempotency
+from .connectivity.usage import UsageRecorder
+from .credentials.authentications import Authentications
+from .credentials.oauth import OAuth
+from .identity.end_users import Users
+from .identity.tokens import Identity
+from .triggers.delivery import Deliverer
+from .triggers.dispatch import BUSY_INTAKE_RATE, Dispatcher
+from .triggers.intake import Intake
+from .triggers.subscriptions import Subscriptions
+from .workflows.definitions import Workflows
+from .workflows.runs import Runs
 
 log = logging.getLogger("patchbay")
 

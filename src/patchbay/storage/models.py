@@ -398,7 +398,7 @@ class StoredValue(Base):
 
 
 class Payload(Base):
-    """A value stored by reference (``patchbay.payloads``): a large webhook body or step
+    """A value stored by reference (``patchbay.payload_refs``): a large webhook body or step
     output. Its bytes are in ``payload_chunks``; ``complete`` once every chunk is written
     (an incomplete one older than an hour is an interrupted upload, pruned). It belongs to
     the run that made it and goes with it."""

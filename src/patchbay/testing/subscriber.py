@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from ..services.signing import verify
+from ..services.triggers.signing import verify
 
 
 @dataclass

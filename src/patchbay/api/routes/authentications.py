@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
+from ...services.identity.principal import Principal
 from ...services.platform import Platform
-from ...services.principal import Principal
 from ..deps import platform, principal
 from ..responses import json_response
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
+from ...services.identity.principal import Principal
 from ...services.platform import Platform
-from ...services.principal import Principal
 from ..call_endpoint import CallBody, answer_call
 from ..deps import platform, principal
 from ..responses import json_response

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from starlette.responses import RedirectResponse, Response
 
-from ...services.oauth import add_query
+from ...services.credentials.oauth import add_query
+from ...services.identity.principal import Principal
 from ...services.platform import Platform
-from ...services.principal import Principal
 from ..deps import platform, principal
 from ..responses import json_response
 

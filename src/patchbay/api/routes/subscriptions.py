@@ -8,8 +8,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
+from ...services.identity.principal import Principal
 from ...services.platform import Platform
-from ...services.principal import Principal
 from ..deps import platform, principal
 from ..responses import json_response
 

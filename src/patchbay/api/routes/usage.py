@@ -6,8 +6,8 @@ from datetime import date
 
 from fastapi import APIRouter, Depends, Query
 
+from ...services.identity.principal import Principal
 from ...services.platform import Platform
-from ...services.principal import Principal
 from ..deps import master, platform
 from ..responses import json_response
 

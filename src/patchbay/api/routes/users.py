@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
+from ...services.identity.principal import Principal
 from ...services.platform import Platform
-from ...services.principal import Principal
 from ..deps import master, platform
 from ..responses import json_response
 

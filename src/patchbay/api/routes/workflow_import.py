@@ -7,9 +7,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
+from ...services.identity.principal import Principal
 from ...services.platform import Platform
-from ...services.principal import Principal
-from ...services.workflow_import import YAML_MEDIA_TYPE, WorkflowImporter, parse_body
+from ...services.workflows.tray_import import YAML_MEDIA_TYPE, WorkflowImporter, parse_body
 from ..deps import master, platform
 from ..responses import json_response
 

@@ -12,9 +12,9 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...services.errors import BadRequest
+from ...services.identity.principal import Principal
 from ...services.platform import Platform
-from ...services.principal import Principal
-from ...services.workflow_import import YAML_MEDIA_TYPE, parse_body, to_yaml
+from ...services.workflows.tray_import import YAML_MEDIA_TYPE, parse_body, to_yaml
 from ..deps import master, platform
 from ..hook_endpoint import answer_hook
 from ..responses import json_response

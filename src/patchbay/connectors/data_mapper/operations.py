@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from ...payloads import is_ref
+from ...payload_refs import is_ref
 from ..sdk import ConnectorError, Context, field, operation
 
 _MISSING = object()
@@ -130,7 +130,7 @@ def _map_object(item: Any, where: str, mappings: list[tuple[Segments, Segments]]
 
 
 async def _read_along(value: Any, paths: list[Segments], ctx: Context) -> Any:
-    """``value`` with the stored payloads (``patchbay.payloads``) that a path goes *into*
+    """``value`` with the stored payloads (``patchbay.payload_refs``) that a path goes *into*
     read; a payload a path only reaches (a value moved whole) stays a reference, so a large
     value is moved without being copied. Containers on the way are copied, not changed."""
     if ctx.payloads is None:

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from ...payloads import PAYLOAD_KEY, encoding_for, is_ref
+from ...payload_refs import PAYLOAD_KEY, encoding_for, is_ref
 from ..sdk import ConnectorError, Context, Operation, field, operation
 from ..sdk.errors import visible_headers
 from ..sdk.outbound import OutboundBlocked
@@ -76,7 +76,7 @@ class FormBody(BaseModel):
 
 
 class PayloadRef(BaseModel):
-    """A stored payload's reference (``patchbay.payloads``), sent by streaming its bytes."""
+    """A stored payload's reference (``patchbay.payload_refs``), sent by streaming its bytes."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True, title="Stored payload")
 

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import httpx
 import orjson
 
-from ...payloads import PayloadAccess
+from ...payload_refs import PayloadAccess
 from .errors import ConnectorError, ErrorKind
 from .http import HttpClientPool
 from .outbound import OutboundBlocked
@@ -143,7 +143,7 @@ class Context:
         # For a workflow step: stable across the attempts of that step (retries, and a run
         # resumed after a crash), for services that deduplicate by an idempotency key.
         self.idempotency_key = idempotency_key
-        # In a workflow step: the run's stored payloads (patchbay.payloads), for operations
+        # In a workflow step: the run's stored payloads (patchbay.payload_refs), for operations
         # declared with payloads=True. None elsewhere (a Call Connector request).
         self.payloads = payloads
         self._http: httpx.AsyncClient | None = None

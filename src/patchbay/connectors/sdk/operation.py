@@ -31,7 +31,7 @@ class Operation:
     auth_scopes: list[str] = field(default_factory=list)
     dynamic_output: DynamicOutput | None = None
     timeout: float = DEFAULT_TIMEOUT
-    # Whether the handler takes stored payload references (patchbay.payloads) in its input
+    # Whether the handler takes stored payload references (patchbay.payload_refs) in its input
     # as they are, to stream them through ctx.payloads; otherwise it receives their values.
     payloads: bool = False
     _validator: SchemaValidator | None = field(default=None, repr=False)
@@ -74,7 +74,7 @@ def operation(
     ``input`` is a pydantic model (the handler receives an instance) or a raw JSON Schema
     dict (the handler receives the dict). ``output`` likewise describes the output.
     ``payloads=True``: in a workflow, the handler receives stored payload references
-    (``patchbay.payloads``) as they are and reads them through ``ctx.payloads`` (streaming),
+    (``patchbay.payload_refs``) as they are and reads them through ``ctx.payloads`` (streaming),
     instead of their values.
     """
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ...payloads import PayloadAccess
+from ...payload_refs import PayloadAccess
 from .connector import Connector
 from .context import Context, Refresher
 from .errors import ConnectorError

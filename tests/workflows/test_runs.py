@@ -244,7 +244,7 @@ async def test_a_run_whose_worker_died_is_taken_over(api):
             lease_until=utcnow() - timedelta(seconds=1),
         )
         s.add(orphan)
-    api.platform.runs._loop.wake()
+    api.platform.runs.wake()
     done = await wait_run(api, wf["id"], orphan.id)
     assert done["status"] == "succeeded"
     assert steps_named(done, "storage-1")[0]["output"] == {"value": 1}

@@ -2,9 +2,10 @@
 finishes.
 
 The workflow is created through the same service as ``POST /core/v1/workflows`` and run as
-a manual run (``platform.runs.start``) by the executor's own claim-and-execute code. The
-command executes only the run it started and the runs that run calls: it does not act as a
-worker for the instance's other runs (it would leave them half done when it exits).
+a manual run (``platform.runs.start``), executed here by ``platform.runs.run_to_completion``
+(the executor's own claim and execute). The command executes only the run it started and
+the runs that run calls: it does not act as a worker for the instance's other runs (it
+would leave them half done when it exits).
 """
 
 from __future__ import annotations
@@ -162,61 +163,12 @@ def summary(run: dict[str, Any]) -> str:
 # -- running --------------------------------------------------------------------------------
 
 
-async def _drive(runs, root_id: str) -> None:
-    """Execute the run, and the runs it calls (call-workflow), one at a time with the
-    executor's own claim and execute, picking them as the worker's scan would (queued,
-    waiting and due, or running with a lapsed lease), until the run is final. Runs of the
-    instance that are not this run's are left to the server's workers, and so are called
-    runs still unfinished when the run ends (fire and forget) and alerting runs."""
-    from sqlalchemy import or_, select
-
-    from ..services.workflows.runs import FINAL
-    from ..storage.models import WorkflowRun, utcnow
-
-    tree = {root_id}
-    while True:
-        now = utcnow()
-        async with runs.db.session() as s:
-            while True:  # the runs called by the runs of the tree, at any depth
-                called = set(
-                    await s.scalars(
-                        select(WorkflowRun.id).where(WorkflowRun.parent_run_id.in_(tree))
-                    )
-                )
-                if called <= tree:
-                    break
-                tree |= called
-            status = await s.scalar(select(WorkflowRun.status).where(WorkflowRun.id == root_id))
-            if status is None or status in FINAL:
-                return
-            due = await s.scalars(
-                select(WorkflowRun.id)
-                .where(
-                    WorkflowRun.id.in_(tree),
-                    or_(
-                        WorkflowRun.status == "queued",
-                        (WorkflowRun.status == "waiting") & (WorkflowRun.wake_at <= now),
-                        (WorkflowRun.status == "running") & (WorkflowRun.lease_until < now),
-                    ),
-                    or_(WorkflowRun.lease_until.is_(None), WorkflowRun.lease_until < now),
-                )
-                .order_by(WorkflowRun.seq)
-            )
-            due = list(due)
-        for run_id in due:
-            if await runs._claim(run_id):
-                await runs._execute(run_id)
-                break
-        else:
-            await asyncio.sleep(POLL_SECONDS)
-
-
 async def _follow(platform, principal, workflow_id: str, run_id: str, verbose: bool) -> dict:
     """Print each step once it has finished; the final run."""
     from ..services.workflows.runs import FINAL
 
     printed: set[str] = set()
-    driver = asyncio.create_task(_drive(platform.runs, run_id), name="patchbay-run")
+    driver = asyncio.create_task(platform.runs.run_to_completion(run_id), name="patchbay-run")
     try:
         while True:
             body = await platform.runs.get(principal, workflow_id, run_id)
@@ -248,7 +200,8 @@ async def _run(
     from ..services.identity.principal import Principal
     from ..services.platform import Platform
 
-    # Only this run is executed (see _drive): no executor or delivery worker for the rest.
+    # Only this run is executed (Runs.run_to_completion): no executor or delivery worker
+    # for the rest.
     platform = Platform(settings.model_copy(update={"background_workers": False}))
     try:
         first_token = await platform.start()

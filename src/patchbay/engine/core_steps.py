@@ -1,14 +1,18 @@
 """Core steps the engine runs itself (they shape control flow or touch the run), with
-Tray's connector names: ``loop``, ``branch``, ``noop`` (the manual trigger), and the
-declarations of ``storage``, ``delay``, ``terminate`` and ``trigger-reply`` (whose effects
-need the run: the runtime and the interpreter carry them out). Helpers that are pure
-functions of their input (text, lists, dates, conditions, mapping, scripts) are ordinary
-connectors in their own folders and run like any other.
+Tray's connector names: ``loop``, ``branch``, ``noop`` (the manual trigger), ``storage``,
+``trigger-reply``, ``callable-response`` and ``call-workflow`` (carried out here, reaching
+the run's world only through the runtime: its stored values, its reply, the runs it
+starts), and the declarations of ``delay`` and ``terminate`` (the interpreter's own).
+Helpers that are pure functions of their input (text, lists, dates, conditions, mapping,
+scripts) are ordinary connectors in their own folders and run like any other.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
+
+from .interpreter import Runtime, StepOutcome
 
 # name -> (versions Tray exports carry, operations)
 ENGINE_STEPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -31,6 +35,7 @@ ENGINE_STEPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 STORAGE_SCOPES = ("Current Run", "Workflow", "Account")
+STORAGE_ATTEMPTS = 50  # compare and swap under concurrent runs
 # Engine steps that take payload references as they are (the reply holds the reference;
 # the webhook answer streams it).
 PAYLOAD_STEPS = frozenset({"trigger-reply", "callable-response"})
@@ -42,6 +47,10 @@ PURE_ENGINE_STEPS = frozenset(
 
 class StepInputError(ValueError):
     """The step's input cannot work (never retried)."""
+
+
+def input_error_of(message: str) -> dict[str, Any]:
+    return {"message": message, "kind": "user_input_error"}
 
 
 def is_engine_step(connector: str) -> bool:
@@ -83,3 +92,92 @@ def storage_scope(scope: str, *, run_id: str, workflow_id: str, org_id: str) -> 
     if scope == "Account":
         return f"account:{org_id}"
     raise StepInputError(f"scope must be one of {', '.join(STORAGE_SCOPES)}, not {scope!r}")
+
+
+def child_run_id(run_id: str, key: str) -> str:
+    """The id of the run that step ``key`` of run ``run_id`` calls: derived, so a resumed
+    parent never starts it twice."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"patchbay:{run_id}:{key}"))
+
+
+async def run_engine_step(runtime: Runtime, name: str, operation: str, data: dict) -> Any:
+    """One attempt of engine step ``name`` (not ``call-workflow``: see :func:`call_workflow`);
+    its output. StepInputError when its input cannot work."""
+    if name == "loop":
+        return loop_items(operation, data)
+    if name == "branch":
+        return pick_branch(data)
+    if name == "storage":
+        return await storage(runtime, operation, data)
+    if name == "trigger-reply":
+        reply = {
+            "status": int(data.get("status") or 200),
+            "headers": dict(data.get("headers") or {}),
+            "body": data.get("body"),
+        }
+        await runtime.set_reply(reply)
+        return reply
+    if name == "callable-response":
+        reply = {"body": data.get("data")}
+        await runtime.set_reply(reply)
+        return reply
+    return {}
+
+
+async def storage(runtime: Runtime, operation: str, data: dict[str, Any]) -> Any:
+    """Tray's storage step on the runtime's stored values: a read, then a compare and swap
+    (tried again while concurrent runs change the same key)."""
+    scope = str(data.get("scope") or "Current Run")
+    if scope not in STORAGE_SCOPES:
+        raise StepInputError(f"scope must be one of {', '.join(STORAGE_SCOPES)}, not {scope!r}")
+    key = data.get("key")
+    if not isinstance(key, str) or not key:
+        raise StepInputError("storage needs a key")
+    if operation == "delete":
+        return {"deleted": await runtime.storage_delete(scope, key)}
+    for _ in range(STORAGE_ATTEMPTS):
+        found, current, version = await runtime.storage_read(scope, key)
+        if operation == "get":
+            return {"value": current if found else data.get("default")}
+        if operation == "set":
+            new = data.get("value")
+        elif operation == "append_to_list":
+            base = current if isinstance(current, list) else []
+            new = [*base, data.get("value")]
+        elif operation == "atomic_increment":
+            amount = data.get("value_to_add", 1)
+            if not isinstance(amount, int | float) or isinstance(amount, bool):
+                raise StepInputError("value_to_add must be a number")
+            if current is not None and not isinstance(current, int | float):
+                raise StepInputError(f"the value at {key} is not a number")
+            new = (current or 0) + amount
+        else:
+            raise StepInputError(f"unknown storage operation {operation}")
+        if await runtime.storage_write(scope, key, new, version):
+            return {"value": new}
+    raise RuntimeError(f"storage key {key} is too contended")
+
+
+async def call_workflow(runtime: Runtime, key: str, operation: str, data: dict) -> StepOutcome:
+    """Start the called workflow's run (once per ``key``); with ``fire_and_wait``, wait
+    (the runtime suspends the run until the called one ended) for its callable response."""
+    target = data.get("workflow_id")
+    if not isinstance(target, str) or not target:
+        return StepOutcome(False, error=input_error_of("workflow_id is missing"))
+    try:
+        child_id = await runtime.start_run(key, target, data.get("data") or {})
+    except LookupError as exc:
+        return StepOutcome(False, error=input_error_of(str(exc.args[0] if exc.args else exc)))
+    if operation == "fire_and_forget":
+        return StepOutcome(True, {"runId": child_id})
+    child = await runtime.ended_run(child_id)
+    if child.status != "succeeded":
+        error = {
+            "message": f"The called workflow's run {child_id} {child.status}: "
+            + str((child.error or {}).get("message", "")),
+            "kind": "workflow_error",
+            "runId": child_id,
+        }
+        return StepOutcome(False, error=error)
+    response = (child.reply or {}).get("body")
+    return StepOutcome(True, {"runId": child_id, "status": child.status, "response": response})

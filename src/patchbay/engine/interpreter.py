@@ -64,6 +64,43 @@ class Runtime(Protocol):
         there is no such payload for this run's organisation."""
         ...
 
+    # -- what the core steps need (engine/core_steps.py) ------------------------------------
+    async def storage_read(self, scope: str, key: str) -> tuple[bool, Any, Any]:
+        """``storage``: (whether ``key`` is set in ``scope`` (a Tray scope: ``Current Run``,
+        ``Workflow``, ``Account``), its value, its version for :meth:`storage_write`)."""
+        ...
+
+    async def storage_write(self, scope: str, key: str, value: Any, version: Any) -> bool:
+        """Set ``key`` to ``value`` if it is still at ``version`` (None: still unset);
+        False when a concurrent run changed it first (read it again)."""
+        ...
+
+    async def storage_delete(self, scope: str, key: str) -> bool:
+        """Remove ``key``; whether it was set."""
+        ...
+
+    async def set_reply(self, reply: dict[str, Any]) -> None:
+        """``trigger-reply``, ``callable-response``: the run's answer to its caller."""
+        ...
+
+    async def start_run(self, key: str, workflow_id: str, data: Any) -> str:
+        """``call-workflow``: start a run of ``workflow_id`` (of this run's organisation)
+        with ``data`` as its trigger output, once for ``key`` (a resumed run gets the same
+        run back); its id. LookupError when there is no such workflow."""
+        ...
+
+    async def ended_run(self, run_id: str) -> EndedRun:
+        """``call-workflow`` (fire and wait): the called run once it ended. The runtime
+        suspends this run meanwhile (it raises its own exception, and the interpreter
+        replays once the called run ended)."""
+        ...
+
+
+class EndedRun(Protocol):
+    status: str  # "succeeded" | "failed" | "cancelled"
+    error: dict[str, Any] | None
+    reply: dict[str, Any] | None
+
 
 class RunFailed(Exception):
     def __init__(self, step: str, error: dict[str, Any]) -> None:

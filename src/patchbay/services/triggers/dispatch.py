@@ -33,6 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ...config import Settings
 from ...connectors.sdk import ConnectorError, IncomingRequest, NoTrigger, TriggerRejected
 from ...storage.db import Database
+from ...storage.leases import Leases
 from ...storage.models import (
     DeliveryAttempt,
     IntakeRequest,
@@ -95,6 +96,7 @@ class Dispatcher:
         )
         self.owner = secrets.token_hex(8)
         self.lease = timedelta(seconds=settings.worker_lease_seconds)
+        self.leases = Leases(Subscription, self.owner, settings.worker_lease_seconds)
         events = TriggerEvent.__table__
         insert = sqlite.insert if db.is_sqlite else postgresql.insert
         self._insert_events = insert(events).on_conflict_do_nothing().returning(events.c.id)
@@ -169,7 +171,7 @@ class Dispatcher:
             select(Subscription.id)
             .where(
                 Subscription.id.in_(select(work.c.id)),
-                or_(Subscription.lease_until.is_(None), Subscription.lease_until < now),
+                self.leases.free(now),
             )
             .limit(room + len(self._running))
         )
@@ -192,35 +194,20 @@ class Dispatcher:
     async def _claim(self, subscription_id: str) -> bool:
         now = utcnow()
         async with self.db.session() as s, s.begin():
-            result = await s.execute(
-                update(Subscription)
-                .where(
-                    Subscription.id == subscription_id,
-                    or_(Subscription.lease_until.is_(None), Subscription.lease_until < now),
-                )
-                .values(lease_owner=self.owner, lease_until=now + self.lease)
-            )
+            result = await s.execute(self.leases.claim(now, Subscription.id == subscription_id))
         return result.rowcount == 1
 
     async def _renew(self, subscription_id: str) -> datetime:
         now = utcnow()
         async with self.db.session() as s, s.begin():
-            result = await s.execute(
-                update(Subscription)
-                .where(Subscription.id == subscription_id, Subscription.lease_owner == self.owner)
-                .values(lease_until=now + self.lease)
-            )
+            result = await s.execute(self.leases.renew(now, Subscription.id == subscription_id))
         if result.rowcount != 1:
             raise LeaseLost(subscription_id)
         return now + self.lease
 
     async def _release(self, subscription_id: str) -> None:
         async with self.db.session() as s, s.begin():
-            await s.execute(
-                update(Subscription)
-                .where(Subscription.id == subscription_id, Subscription.lease_owner == self.owner)
-                .values(lease_owner=None, lease_until=None)
-            )
+            await s.execute(self.leases.release(Subscription.id == subscription_id))
 
     # -- one subscription ----------------------------------------------------------------
     async def _pump(self, subscription_id: str) -> None:

@@ -1,0 +1,48 @@
+"""Workflow versions as the executor reads them: a version never changes, so its definition
+and its parsed tree are cached (bounded) in the process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ....engine.definition import Workflow, parse
+from ....storage.db import Database
+from ..definitions import Workflows
+
+CACHED = 10_000  # versions kept (the cache starts over past it)
+
+
+class Versions:
+    def __init__(self, db: Database, workflows: Workflows) -> None:
+        self.db = db
+        self.workflows = workflows
+        self._definitions: dict[tuple[str, int], dict[str, Any]] = {}
+        self._parsed: dict[tuple[str, int], Workflow] = {}
+
+    def parsed(self, workflow_id: str, version: int, definition: dict[str, Any]) -> Workflow:
+        """A version's parsed definition (cached; the interpreter does not change it)."""
+        key = (workflow_id, version)
+        found = self._parsed.get(key)
+        if found is None:
+            if len(self._parsed) > CACHED:
+                self._parsed.clear()
+            found = self._parsed[key] = parse(definition)
+        return found
+
+    async def definition(self, workflow_id: str, version: int) -> dict[str, Any]:
+        """A version's definition (versions never change: cached)."""
+        key = (workflow_id, version)
+        found = self._definitions.get(key)
+        if found is None:
+            async with self.db.session() as s:
+                found = await self.workflows.definition(s, workflow_id, version)
+            if len(self._definitions) > CACHED:
+                self._definitions.clear()
+            self._definitions[key] = found
+        return found
+
+    async def concurrency_limit(self, workflow_id: str, version: int) -> int | None:
+        """The workflow's ``settings.max_concurrent_runs``, when it sets one."""
+        settings = (await self.definition(workflow_id, version)).get("settings") or {}
+        limit = settings.get("max_concurrent_runs")
+        return limit if isinstance(limit, int) and limit > 0 else None

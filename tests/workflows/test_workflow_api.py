@@ -246,3 +246,40 @@ async def test_storage_is_safe_under_concurrent_runs(api):
         assert body["status"] == "succeeded", body
         outputs.append(steps_named(body, "storage-1")[0]["output"]["value"])
     assert sorted(outputs) == list(range(1, 26))  # every increment counted once
+
+
+async def test_storage_delete_get_default_and_a_bad_scope(api):
+    """The storage step's reads, deletes and input errors (carried out in
+    engine/core_steps.py through the runtime)."""
+    bad_scope = step("storage", "get", "1.4", scope="Galaxy", key="k")
+    bad_scope["error_handling"] = {"strategy": "continue"}
+    wf = await create(
+        api,
+        workflow(
+            [node(f"storage-{i}") for i in range(1, 7)],
+            {
+                "storage-1": step("storage", "set", "1.4", scope="Account", key="k", value=5),
+                "storage-2": step("storage", "delete", "1.4", scope="Account", key="k"),
+                "storage-3": step("storage", "delete", "1.4", scope="Account", key="k"),
+                "storage-4": step(
+                    "storage", "get", "1.4", scope="Account", key="k", default="none"
+                ),
+                "storage-5": bad_scope,
+                "storage-6": step("storage", "set", "1.4", scope="Account", key=""),
+            },
+        ),
+    )
+    body = await run(api, wf["id"])
+    outputs = {s["step"]: s for s in body["steps"]}
+    assert outputs["storage-1"]["output"] == {"value": 5}
+    assert outputs["storage-2"]["output"] == {"deleted": True}
+    assert outputs["storage-3"]["output"] == {"deleted": False}
+    assert outputs["storage-4"]["output"] == {"value": "none"}
+    assert outputs["storage-5"]["status"] == "failed"
+    assert outputs["storage-5"]["error"] == {
+        "message": "scope must be one of Current Run, Workflow, Account, not 'Galaxy'",
+        "kind": "user_input_error",
+    }
+    assert body["status"] == "failed" and body["failedStep"] == "storage-6"
+    assert outputs["storage-6"]["error"]["message"] == "storage needs a key"
+    assert outputs["storage-6"]["attempts"] == 1  # bad input is never retried

@@ -20,7 +20,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse
 from starlette.routing import Route
 
-from patchbay.connectors.sdk.outbound import OutboundBlocked, OutboundPolicy, guarded_transport
+from patchbay.connectors.sdk.outbound import OutboundBlocked, OutboundPolicy
+from patchbay.connectors.sdk.transport import AiohttpTransport
 from patchbay.testing.fakeserver import serve_in_thread
 
 
@@ -104,7 +105,7 @@ async def tls_server(tmp_path: Path) -> AsyncIterator[tuple[int, Path, list[str 
 
 
 async def fetch(allow: str | list[str] | None, url: str) -> httpx.Response:
-    transport = guarded_transport(OutboundPolicy.from_setting(allow))
+    transport = AiohttpTransport(OutboundPolicy.from_setting(allow))
     async with httpx.AsyncClient(
         transport=transport, follow_redirects=True, trust_env=False, timeout=5
     ) as client:
@@ -238,7 +239,7 @@ def test_empty_settings_allow_only_public() -> None:
             policy.check("localhost", "127.0.0.1")
 
 
-# -- guarded_transport over real sockets --------------------------------------------------
+# -- the guarded transport over real sockets --------------------------------------------------
 async def test_loopback_refused_by_default(port: int) -> None:
     exc = await refused(None, f"http://127.0.0.1:{port}/")
     assert "127.0.0.1 refused: loopback address" in str(exc)
@@ -294,7 +295,7 @@ async def test_redirect_to_blocked_address_refused(port: int, other_port: int) -
 
 async def test_pooled_transport_keeps_guarding(port: int, other_port: int) -> None:
     """One shared transport: allowed connections are pooled, new targets still checked."""
-    transport = guarded_transport(OutboundPolicy.from_setting("localhost"))
+    transport = AiohttpTransport(OutboundPolicy.from_setting("localhost"))
     async with httpx.AsyncClient(transport=transport, trust_env=False, timeout=5) as client:
         for _ in range(3):
             assert (await client.get(f"http://localhost:{port}/")).text == "hello"
@@ -311,7 +312,7 @@ async def test_tls_verifies_and_sends_sni_for_the_url_hostname(
     port, ca_file, server_names = tls_server
     verify = ssl.create_default_context(cafile=str(ca_file))
     policy = OutboundPolicy.from_setting("localhost, 127.0.0.1")
-    transport = guarded_transport(policy, verify=verify)
+    transport = AiohttpTransport(policy, verify=verify)
     async with httpx.AsyncClient(transport=transport, trust_env=False, timeout=5) as client:
         response = await client.get(f"https://localhost:{port}/")
         assert response.text == "ok"
@@ -329,5 +330,5 @@ async def test_unreachable_allowed_target_is_a_plain_connect_error() -> None:
 
 @pytest.mark.parametrize("option", [{"proxy": "http://127.0.0.1:3128"}, {"uds": "/tmp/x.sock"}])
 def test_transport_refuses_options_that_bypass_the_guard(option: dict[str, str]) -> None:
-    with pytest.raises(ValueError):
-        guarded_transport(OutboundPolicy.from_setting(None), **option)
+    with pytest.raises(TypeError):
+        AiohttpTransport(OutboundPolicy.from_setting(None), **option)

@@ -45,6 +45,28 @@ async def test_await_and_respond_answers_with_the_trigger_reply(api):
     assert r.headers["x-made-by"] == "patchbay"
 
 
+async def test_the_trigger_output_hides_secret_headers(api):
+    """The webhook's trigger output follows the SDK's one header policy: credentials, API
+    keys and tokens a sender put in headers are not handed to the workflow (nor logged)."""
+    definition = workflow(
+        [node("trigger-reply-1")],
+        {
+            "trigger-reply-1": step(
+                "trigger-reply", "trigger_reply", body={"headers": "$.steps.trigger.headers"}
+            )
+        },
+    )
+    definition["steps"]["trigger"] = webhook_trigger(mode="await_response")
+    wf = await create(api, definition)
+    await enable(api, wf["id"])
+    sent = {"X-Api-Key": "k3y", "Authorization": "Bearer t", "X-Custom": "kept"}
+    r = await api.client.post(hook_path(wf), json={}, headers=sent)
+    assert r.status_code == 200, r.text
+    shown = r.json()["headers"]
+    assert shown["x-custom"] == "kept"
+    assert not {"x-api-key", "authorization"} & set(shown)
+
+
 async def test_await_and_respond_times_out_with_504(api):
     definition = workflow(
         [node("delay-1")],

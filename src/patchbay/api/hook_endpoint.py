@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from ..connectors.sdk.headers import visible_headers
 from ..payload_refs import encoding_for, is_ref
 from ..services.errors import ServiceError
 from ..services.platform import Platform
@@ -32,7 +33,6 @@ log = logging.getLogger("patchbay.api")
 
 HOOK_PATH = re.compile(r"^/hooks/([A-Za-z0-9_-]{16,64})/?$")
 MAX_REPLY_SECONDS = 300.0  # Tray: a reply within 5 minutes
-HIDDEN_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 JSON = (("content-type", "application/json"),)
 
 Answer = tuple[int, bytes, tuple[tuple[str, str], ...]]
@@ -66,7 +66,7 @@ async def answer_hook(
             return _error(400, f"The body is not valid JSON: {exc}", "invalid_json")
     trigger_output = {
         "body": parsed,
-        "headers": {k.lower(): v for k, v in headers if k.lower() not in HIDDEN_HEADERS},
+        "headers": visible_headers(headers),
         "query": dict(parse_qsl(query, keep_blank_values=True)),
         "method": method,
     }

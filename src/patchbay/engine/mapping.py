@@ -57,6 +57,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from .. import keypaths
+from ..keypaths import item
 from ..payload_refs import PAYLOAD_KEY
 
 __all__ = [
@@ -172,7 +174,7 @@ _KEY_OR_INDEX = 2  # arg: (str, int), a dotted all-digit name: mapping key or li
 _WILD = 3  # arg: None
 
 _NAME_STOP = frozenset(".[]{}'\"\\ \t\r\n\f\v")
-_MISSING: Any = object()
+_MISSING: Any = keypaths.MISSING
 
 
 class ParsedPath(NamedTuple):
@@ -314,26 +316,24 @@ def parse_path(path: str) -> ParsedPath:
 
 
 def _step(obj: Any, op: int, arg: Any) -> Any:
-    """One segment; ``_MISSING`` when it does not resolve."""
+    """One segment; ``_MISSING`` when it does not resolve. A dotted all-digit name steps as
+    a :mod:`patchbay.keypaths` segment does (a mapping's key, else a list's item)."""
     if op == _KEY:
         if type(obj) is dict or isinstance(obj, Mapping):
             return obj.get(arg, _MISSING)
         return _MISSING
-    if op == _INDEX:
-        if isinstance(obj, (list, tuple)):
-            if -len(obj) <= arg < len(obj):
-                return obj[arg]
-            return _MISSING
-        if isinstance(obj, Mapping):
-            value = obj.get(arg, _MISSING)
-            return obj.get(str(arg), _MISSING) if value is _MISSING else value
-        return _MISSING
-    if op == _KEY_OR_INDEX:
+    if op == _KEY_OR_INDEX:  # parsed once: the name and its index
         if isinstance(obj, Mapping):
             return obj.get(arg[0], _MISSING)
         if isinstance(obj, (list, tuple)):
-            index = arg[1]
-            return obj[index] if index < len(obj) else _MISSING
+            return item(obj, arg[1])
+        return _MISSING
+    if op == _INDEX:
+        if isinstance(obj, (list, tuple)):
+            return item(obj, arg)
+        if isinstance(obj, Mapping):
+            value = obj.get(arg, _MISSING)
+            return obj.get(str(arg), _MISSING) if value is _MISSING else value
         return _MISSING
     raise AssertionError(op)  # pragma: no cover - wildcards are handled by the callers
 

@@ -166,11 +166,6 @@ class OAuthProvider:
         self._lock = threading.Lock()
 
     # -- knobs ------------------------------------------------------------------------
-    def add_client(self, client_id: str, secret: str, redirect_uris: list[str] = ()) -> Client:
-        with self._lock:
-            client = self.clients[client_id] = Client(client_id, secret, frozenset(redirect_uris))
-            return client
-
     def deny_next(self, n: int = 1) -> None:
         """The next ``n`` authorizations end in ``error=access_denied`` (the user said no)."""
         with self._lock:

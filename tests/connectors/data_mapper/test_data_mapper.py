@@ -108,6 +108,18 @@ async def test_escaped_dots_and_list_indexes(call: Call) -> None:
     assert result == {"name": "ada", "second.sku": "Y2"}
 
 
+async def test_keep_unmapped_drops_a_source_read_through_a_list(call: Call) -> None:
+    """A source read through a list index is removed like any other (the data mapper's own
+    key paths used to leave it, contrary to its documentation)."""
+    result = await map_values(
+        call,
+        value={"items": [{"sku": "X1", "n": 1}], "id": 7},
+        mappings=[{"from": "items[0].sku", "to": "sku"}, {"from": "items.-1.n", "to": "n"}],
+        keep_unmapped=True,
+    )
+    assert result == {"items": [{}], "id": 7, "sku": "X1", "n": 1}
+
+
 async def test_target_path_replaces_a_scalar_on_the_way(call: Call) -> None:
     result = await map_values(
         call,

@@ -1,27 +1,24 @@
 """Data Mapper: rename keys of objects (``map_values``) and translate one value through a
 lookup table (``map_value``).
 
-Key paths are dot-separated (``"address.city"``); ``\\.`` is a literal dot in a key. When
-reading, a segment of digits indexes into a list (``"items.0.sku"``); when writing, every
-segment is an object key and missing objects are created.
+Key paths are :mod:`patchbay.keypaths` (``"address.city"``; ``\\.`` is a literal dot in a
+key). When reading, an integer segment indexes into a list (``"items.0.sku"``); when writing,
+every segment is an object key and missing objects are created.
 """
 
 from __future__ import annotations
 
 import copy
-import functools
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from ... import keypaths
 from ...payload_refs import is_ref
 from ..sdk import ConnectorError, Context, field, operation
 
-_MISSING = object()
 Segments = tuple[str, ...]
-_SPLIT = re.compile(r"(?<!\\)\.")
 
 
 def _fail(message: str) -> ConnectorError:
@@ -29,48 +26,15 @@ def _fail(message: str) -> ConnectorError:
 
 
 def parse_path(path: str, where: str) -> Segments:
-    """``"a.b\\.c"`` -> ``("a", "b.c")``; an empty segment is an error naming ``where``."""
-    segments = _segments(path)
-    if segments is None:
+    """``"a.b\\.c"`` -> ``("a", "b.c")`` (parsed once: :func:`keypaths.parse` is cached); a
+    malformed or empty path is an error naming ``where``."""
+    try:
+        segments = keypaths.parse(path)
+    except keypaths.KeyPathError as exc:
+        raise _fail(f"{where}: {path!r} is not a key path ({exc.reason})") from None
+    if not segments:
         raise _fail(f"{where}: {path!r} is not a key path (empty key)")
     return segments
-
-
-@functools.lru_cache(maxsize=4096)  # a workflow maps the same paths run after run
-def _segments(path: str) -> Segments | None:
-    segments = tuple(segment.replace("\\.", ".") for segment in _SPLIT.split(path))
-    return None if not path or "" in segments else segments
-
-
-def get_path(value: Any, segments: Sequence[str]) -> Any:
-    """The value at ``segments`` in ``value``, or ``_MISSING``."""
-    for segment in segments:
-        if isinstance(value, Mapping) and segment in value:
-            value = value[segment]
-        elif isinstance(value, list) and segment.isdigit() and int(segment) < len(value):
-            value = value[int(segment)]
-        else:
-            return _MISSING
-    return value
-
-
-def set_path(target: dict, segments: Sequence[str], value: Any) -> None:
-    """Write ``value`` at ``segments``, creating (or replacing non-object values by) objects
-    on the way."""
-    for segment in segments[:-1]:
-        child = target.get(segment)
-        if not isinstance(child, dict):
-            child = target[segment] = {}
-        target = child
-    target[segments[-1]] = value
-
-
-def delete_path(target: Any, segments: Sequence[str]) -> None:
-    """Remove the key at ``segments`` (object keys only); absent paths are left alone."""
-    for segment in segments[:-1]:
-        target = target.get(segment) if isinstance(target, dict) else None
-    if isinstance(target, dict):
-        target.pop(segments[-1], None)
 
 
 def _kind(value: Any) -> str:
@@ -117,15 +81,15 @@ class MapValuesOutput(BaseModel):
 def _map_object(item: Any, where: str, mappings: list[tuple[Segments, Segments]], keep: bool):
     if not isinstance(item, Mapping):
         raise _fail(f"{where} must be an object, got {_kind(item)}")
-    found = [(to, get_path(item, source)) for source, to in mappings]
+    found = [(to, keypaths.get(item, source)) for source, to in mappings]
     result: dict[str, Any] = {}
     if keep:
         result = copy.deepcopy(dict(item))
         for source, _ in mappings:
-            delete_path(result, source)
+            keypaths.delete(result, source)
     for to, value in found:
-        if value is not _MISSING:  # an absent source key writes nothing
-            set_path(result, to, copy.deepcopy(value))
+        if value is not keypaths.MISSING:  # an absent source key writes nothing
+            keypaths.put(result, to, copy.deepcopy(value))
     return result
 
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from ...payload_refs import PAYLOAD_KEY, encoding_for, is_ref
 from ..sdk import ConnectorError, Context, Operation, field, operation
-from ..sdk.errors import visible_headers
+from ..sdk.headers import is_secret_header, visible_headers
 from ..sdk.outbound import OutboundBlocked
 
 MB = 1024 * 1024
@@ -34,10 +34,6 @@ _STATUS_ITEM = r"(\d{3}(\s*-\s*\d{3})?|[1-5][xX][xX])"
 STATUS_ITEM_PATTERN = rf"^\s*{_STATUS_ITEM}\s*$"
 STATUS_SPEC_PATTERN = rf"^\s*{_STATUS_ITEM}(\s*,\s*{_STATUS_ITEM})*\s*$"
 URL_PATTERN = r"^[hH][tT][tT][pP][sS]?://[^\s/?#]+([/?#]\S*)?$"
-
-# Request header names whose values are treated as secrets: redacted from error outputs and
-# dropped when a redirect leaves the origin.
-_SENSITIVE_HEADER_WORDS = ("auth", "token", "key", "secret", "password", "cookie", "session")
 
 Scalar = str | int | float | bool | None
 
@@ -242,11 +238,6 @@ def _describe_spec(spec: str | list[int | str]) -> str:
     return spec.strip() if isinstance(spec, str) else ", ".join(str(s) for s in spec)
 
 
-def _is_sensitive(header_name: str) -> bool:
-    name = header_name.lower()
-    return any(word in name for word in _SENSITIVE_HEADER_WORDS)
-
-
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return (url.scheme, url.host, url.port)
 
@@ -382,7 +373,7 @@ class _Call:
         params = self.params
         headers = _pairs(params.headers)
         for name, value in headers:
-            if _is_sensitive(name):
+            if is_secret_header(name):
                 self.redactor.add(value)
         given = {name.lower() for name, _ in headers}
 
@@ -515,7 +506,7 @@ class _Call:
                     following.headers["cookie"] = self.user_cookie
             else:
                 for name in list(following.headers.keys()):
-                    if name in self.auth_header_names or _is_sensitive(name):
+                    if name in self.auth_header_names or is_secret_header(name):
                         following.headers.pop(name, None)
                 self.user_cookie = None
             jar.set_cookie_header(following)

@@ -14,6 +14,7 @@ from ..sdk import (
     Scope,
     Service,
 )
+from ..sdk.models import base_url_property
 from .operations import OPERATIONS, outreach_error
 
 SERVICE = Service(id="9c3e5a72-1b4d-4f8e-a6c1-3d2e1f0a9b84", name="outreach", version=1)
@@ -29,12 +30,7 @@ SCOPES = [
 USER_DATA_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "base_url": {
-            "type": "string",
-            "format": "uri",
-            "title": "API base URL",
-            "description": "Overrides https://api.outreach.io/api/v2 (tests, gateways)",
-        }
+        "base_url": base_url_property("Overrides https://api.outreach.io/api/v2 (tests, gateways)")
     },
 }
 

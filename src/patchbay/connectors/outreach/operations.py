@@ -14,10 +14,11 @@ from contextlib import aclosing
 from typing import Any, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from ..sdk import ConnectorError, Context, NextUrlPagination, field, operation, raw_http_request
 from ..sdk.context import response_body
+from ..sdk.models import OpenObject
 
 MAX_PAGE_SIZE = 1000  # Outreach's largest page[size]
 MAX_RESULTS = 10_000
@@ -92,18 +93,12 @@ def _maybe(title: str, description: str | None = None, **kwargs: Any) -> Any:
     return field(default_factory=_none, title=title, description=description, **kwargs)
 
 
-class _Open(BaseModel):
-    """An output object: Outreach adds attributes over time, so extra ones are allowed."""
-
-    model_config = ConfigDict(extra="allow")
-
-
-class ResourceIdentifier(_Open):
+class ResourceIdentifier(OpenObject):
     type: str = field(title="Type")
     id: int | str = field(title="ID")
 
 
-class Relationship(_Open):
+class Relationship(OpenObject):
     data: ResourceIdentifier | list[ResourceIdentifier] | None = _maybe(
         "Data", "The related resource(s), when included"
     )
@@ -112,7 +107,7 @@ class Relationship(_Open):
 
 
 # Outreach's own attribute names, camelCase as on the wire.
-class ProspectAttributes(_Open):
+class ProspectAttributes(OpenObject):
     firstName: str | None = _maybe("First name")
     middleName: str | None = _maybe("Middle name")
     lastName: str | None = _maybe("Last name")
@@ -145,7 +140,7 @@ class ProspectAttributes(_Open):
     updatedAt: str | None = _maybe("Updated at", "ISO 8601")
 
 
-class Prospect(_Open):
+class Prospect(OpenObject):
     type: str = field(title="Type", description="Always prospect")
     id: int = field(title="ID")
     attributes: ProspectAttributes = field(title="Attributes")
@@ -155,7 +150,7 @@ class Prospect(_Open):
     links: dict[str, Any] | None = _maybe("Links")
 
 
-class ProspectDocument(_Open):
+class ProspectDocument(OpenObject):
     data: Prospect = field(title="Prospect")
 
 
@@ -229,7 +224,7 @@ class ListProspectsInput(BaseModel):
     )
 
 
-class ListMeta(_Open):
+class ListMeta(OpenObject):
     count: int | None = _maybe("Count", "How many prospects match, over every page")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..sdk import AuthEnvironment, Connector, Context, Service
+from ..sdk.models import base_url_property
 from .operations import DEFAULT_REGION, OPERATIONS, REGION_LABELS, REGIONS, pendo_error
 
 SERVICE = Service(id="5a1e7c93-2b4d-4f6a-8c0e-9d8e7f6a5b42", name="pendo", version=1)
@@ -37,12 +38,9 @@ USER_DATA_SCHEMA: dict[str, Any] = {
             "enumLabels": REGION_LABELS,
             "default": DEFAULT_REGION,
         },
-        "base_url": {
-            "type": "string",
-            "format": "uri",
-            "title": "API base URL",
-            "description": "Overrides the region's https://<host>/api/v1 (tests, proxies)",
-        },
+        "base_url": base_url_property(
+            "Overrides the region's https://<host>/api/v1 (tests, proxies)"
+        ),
     },
 }
 

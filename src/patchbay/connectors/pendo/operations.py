@@ -16,9 +16,10 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from ..sdk import ConnectorError, Context, field, lookup, operation, raw_http_request
+from ..sdk.models import DDLOutput, OpenObject
 
 # The Pendo app host of each region; the API lives under /api/v1.
 REGIONS: dict[str, str] = {
@@ -170,13 +171,7 @@ def read_json(ctx: Context, response: httpx.Response, expect: type) -> Any:
 # -- shared schema pieces ---------------------------------------------------------------------
 
 
-class _Open(BaseModel):
-    """An output object: Pendo adds fields over time, so extra ones are allowed."""
-
-    model_config = ConfigDict(extra="allow")
-
-
-class Metadata(_Open):
+class Metadata(OpenObject):
     auto: dict[str, Any] | None = field(
         None, title="Auto", description="Collected by Pendo (id, firstvisit, lastvisit...)"
     )
@@ -190,15 +185,6 @@ class Metadata(_Open):
 
 
 REPORT_LOOKUP = lookup("list_reports_ddl", {})
-
-
-class DDLItem(BaseModel):
-    text: str = field(title="Text", description="What the drop-down shows")
-    value: str = field(title="Value", description="What the drop-down selects")
-
-
-class DDLOutput(BaseModel):
-    result: list[DDLItem] = field(title="Result", description="The drop-down's choices")
 
 
 def _report_id_field() -> Any:
@@ -232,7 +218,7 @@ class AggregationInput(BaseModel):
     )
 
 
-class AggregationOutput(_Open):
+class AggregationOutput(OpenObject):
     results: list[dict[str, Any]] = field(
         title="Results", description="The rows the pipeline produced"
     )
@@ -275,7 +261,7 @@ class GetAccountInput(BaseModel):
     account_id: str = field(title="Account ID", description="The Pendo account ID", min_length=1)
 
 
-class PendoAccount(_Open):
+class PendoAccount(OpenObject):
     id: str = field(title="ID", description="The account ID")
     metadata: Metadata | None = field(None, title="Metadata")
 
@@ -348,7 +334,7 @@ class GetVisitorInput(BaseModel):
     )
 
 
-class PendoVisitor(_Open):
+class PendoVisitor(OpenObject):
     id: str = field(title="ID", description="The visitor ID")
     accountIds: list[str] | None = field(None, title="Account IDs")
     metadata: Metadata | None = field(None, title="Metadata")
@@ -378,7 +364,7 @@ class VisitorHistoryInput(BaseModel):
     )
 
 
-class HistoryItem(_Open):
+class HistoryItem(OpenObject):
     type: str = field(title="Type", description="page, feature, guide, untagged...")
     browserTime: int | None = field(
         None, title="Browser time", description="When it happened (epoch ms)"
@@ -429,7 +415,7 @@ class ListReportsInput(BaseModel):
     )
 
 
-class PendoReport(_Open):
+class PendoReport(OpenObject):
     id: str = field(title="ID")
     name: str = field(title="Name")
     description: str | None = field(None, title="Description")
@@ -500,7 +486,7 @@ class UpdateObjectValuesInput(BaseModel):
     )
 
 
-class UpdateObjectValuesOutput(_Open):
+class UpdateObjectValuesOutput(OpenObject):
     total: int = field(title="Total", description="Objects in the request")
     updated: int = field(title="Updated")
     failed: int = field(title="Failed", description="Objects not updated (e.g. unknown fields)")

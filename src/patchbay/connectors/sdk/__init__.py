@@ -3,6 +3,7 @@
 from .connector import AuthEnvironment, Connector, OAuth2Endpoints, Scope, Service
 from .context import Context
 from .errors import ConnectorError
+from .models import DDLItem, DDLOutput, OpenObject, base_url_property
 from .operation import Operation, operation
 from .pagination import CursorPagination, LinkHeaderPagination, NextUrlPagination
 from .raw_http import raw_http_request
@@ -24,6 +25,8 @@ __all__ = [
     "AuthEnvironment",
     "Connector",
     "ConnectorError",
+    "DDLItem",
+    "DDLOutput",
     "Context",
     "CursorPagination",
     "Event",
@@ -32,6 +35,7 @@ __all__ = [
     "NextUrlPagination",
     "NoTrigger",
     "OAuth2Endpoints",
+    "OpenObject",
     "Operation",
     "RateBudget",
     "Reply",
@@ -41,6 +45,7 @@ __all__ = [
     "Trigger",
     "TriggerOperation",
     "TriggerRejected",
+    "base_url_property",
     "field",
     "lookup",
     "operation",

@@ -23,8 +23,7 @@ from .transport import ResponseTooLarge
 Refresher = Callable[[], Awaitable[dict[str, Any] | None]]
 
 if TYPE_CHECKING:
-    from .connector import Connector
-    from .operation import Operation
+    from .declaration import Declaration, DeclaredOperation
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -118,8 +117,8 @@ class Context:
     def __init__(
         self,
         *,
-        connector: Connector,
-        operation: Operation,
+        connector: Declaration[Any],
+        operation: DeclaredOperation,
         credentials: dict[str, Any],
         user_data: dict[str, Any],
         clients: HttpClientPool,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from .headers import visible_headers
+
 ErrorKind = Literal["api_error", "rate_limited", "auth_error", "timeout", "connector_error"]
 ERROR_KINDS: tuple[str, ...] = (
     "api_error",
@@ -12,17 +14,6 @@ ERROR_KINDS: tuple[str, ...] = (
     "timeout",
     "connector_error",
 )
-
-# Response headers never surfaced in an error output (they may carry session secrets).
-_HIDDEN_HEADERS = frozenset({"set-cookie", "authorization", "proxy-authorization", "cookie"})
-
-
-def visible_headers(headers: Any) -> dict[str, str]:
-    """The response headers worth showing a caller, lower-cased, secrets removed."""
-    if not headers:
-        return {}
-    items = headers.items() if hasattr(headers, "items") else headers
-    return {k.lower(): v for k, v in items if k.lower() not in _HIDDEN_HEADERS}
 
 
 class ConnectorError(Exception):

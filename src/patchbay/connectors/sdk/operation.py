@@ -41,10 +41,6 @@ class Operation:
         return self.dynamic_output is not None
 
     @property
-    def is_ddl(self) -> bool:
-        return self.name.endswith("_ddl")
-
-    @property
     def validator(self) -> SchemaValidator:
         if self._validator is None:
             self._validator = SchemaValidator(self.input_schema)

@@ -17,11 +17,10 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
-from typing import Any
 
 import httpx
 
-__all__ = ["OutboundBlocked", "OutboundPolicy", "guarded_transport"]
+__all__ = ["OutboundBlocked", "OutboundPolicy"]
 
 SETTING = "PATCHBAY_OUTBOUND_ALLOW"
 
@@ -201,18 +200,3 @@ class OutboundPolicy:
             return "OutboundPolicy(allow_all=True)"
         entries = [*sorted(self.hostnames), *("*" + d for d in self.domains), *self.networks]
         return f"OutboundPolicy({', '.join(map(str, entries)) or 'public only'})"
-
-
-def guarded_transport(policy: OutboundPolicy, **kwargs: Any) -> httpx.AsyncBaseTransport:
-    """An httpx transport whose every new connection obeys ``policy``.
-
-    ``proxy`` and ``uds`` are refused: the guard would only see the proxy or socket, not
-    the real target. Use it with ``trust_env=False`` on the client, or httpx may route
-    requests through environment-configured proxies instead of this transport.
-    """
-    from .transport import AiohttpTransport
-
-    for option in ("proxy", "uds"):
-        if kwargs.get(option) is not None:
-            raise ValueError(f"guarded_transport does not support {option}=")
-    return AiohttpTransport(policy, **kwargs)

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import httpx
 
+from ... import keypaths
 from .errors import ConnectorError
 
 if TYPE_CHECKING:
@@ -34,29 +35,15 @@ def _origin(url: str) -> tuple[str, str]:
     return parts.scheme, parts.netloc
 
 
-def dig(body: Any, path: str | None) -> Any:
-    """``body`` at a dotted path (``"response_metadata.next_cursor"``); None if absent."""
-    if not path:
-        return body
-    for part in path.split("."):
-        if isinstance(body, dict):
-            body = body.get(part)
-        elif isinstance(body, list) and part.isdigit() and int(part) < len(body):
-            body = body[int(part)]
-        else:
-            return None
-    return body
-
-
 @dataclass(frozen=True)
 class CursorPagination:
     cursor_param: str
-    next_path: str
+    next_path: str  # a key path (patchbay.keypaths) to the cursor in the body
 
     def next_request(
         self, response: httpx.Response, body: Any, url: str, params: dict[str, Any]
     ) -> NextRequest:
-        cursor = dig(body, self.next_path)
+        cursor = keypaths.get(body, self.next_path, None)
         if cursor in (None, ""):
             return None
         return url, {**params, self.cursor_param: cursor}
@@ -83,12 +70,12 @@ class LinkHeaderPagination:
 
 @dataclass(frozen=True)
 class NextUrlPagination:
-    next_path: str
+    next_path: str  # a key path (patchbay.keypaths) to the next page's URL
 
     def next_request(
         self, response: httpx.Response, body: Any, url: str, params: dict[str, Any]
     ) -> NextRequest:
-        link = dig(body, self.next_path)
+        link = keypaths.get(body, self.next_path, None)
         if not link or not isinstance(link, str):
             return None
         return link, {}
@@ -118,7 +105,7 @@ async def pages(
             raise ConnectorError(
                 f"{ctx.connector.title} answered a page that is not JSON", "connector_error"
             ) from exc
-        found = dig(body, items_path) if items_path else body
+        found = keypaths.get(body, items_path, None) if items_path else body
         items = found if isinstance(found, list) else ([] if found is None else [found])
         following = pagination.next_request(response, body, current, current_params)
         yield items, following is not None

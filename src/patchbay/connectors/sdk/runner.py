@@ -49,11 +49,6 @@ def validate_input(operation: Operation, data: Any) -> None:
         raise InputInvalid(errors)
 
 
-def base_url_for(connector: Connector, user_data: dict[str, Any]) -> str | None:
-    override = user_data.get("base_url") if isinstance(user_data, dict) else None
-    return override or connector.base_url
-
-
 async def run_operation(
     connector: Connector,
     operation: Operation,
@@ -80,7 +75,7 @@ async def run_operation(
         credentials=credentials or {},
         user_data=user_data,
         clients=clients,
-        base_url=base_url_for(connector, user_data),
+        base_url=connector.base_url_for(user_data),
         auth_id=auth_id,
         refresh=refresh,
         idempotency_key=idempotency_key,
@@ -124,12 +119,12 @@ def hook_context(
     """The context a trigger's hooks (subscribe, unsubscribe, poll) run with."""
     user_data = user_data or {}
     return Context(
-        connector=trigger,  # type: ignore[arg-type]  # the same HTTP attributes
-        operation=operation,  # type: ignore[arg-type]
+        connector=trigger,
+        operation=operation,
         credentials=credentials or {},
         user_data=user_data,
         clients=clients,
-        base_url=base_url_for(trigger, user_data),  # type: ignore[arg-type]
+        base_url=trigger.base_url_for(user_data),
         auth_id=auth_id,
         refresh=refresh,
         intake_url=intake_url,

@@ -145,7 +145,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         verify: Any = True,
         limits: httpx.Limits | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-        **_: Any,
     ) -> None:
         self.policy = policy
         # No response is read past this (a hostile or broken service cannot exhaust memory).

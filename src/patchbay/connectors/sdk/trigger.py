@@ -27,10 +27,10 @@ The hook contract, which intake, subscriptions and delivery build on:
 ``settings`` is the subscription's ``input``, already validated against the published input
 schema and parsed into the operation's input model (a dict when the input is a raw schema).
 
-For ``ctx``, a :class:`Trigger` carries the same HTTP attributes as a :class:`Connector`
-(``base_url``, ``authorize``, ``error_mapper``, ``retry``, ``rate_budget``, ``title``,
-``service``) and a :class:`TriggerOperation` a ``timeout``, so a
-:class:`~patchbay.connectors.sdk.context.Context` can be built with ``connector=trigger,
+For ``ctx``, a :class:`Trigger` is a :class:`~patchbay.connectors.sdk.declaration.Declaration`
+like a :class:`Connector` (``base_url``, ``authorize``, ``error_mapper``, ``retry``,
+``rate_budget``, ``title``, ``service``) and a :class:`TriggerOperation` has a ``timeout``, so
+a :class:`~patchbay.connectors.sdk.context.Context` is built with ``connector=trigger,
 operation=trigger_operation``.
 """
 
@@ -41,15 +41,14 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl
 
 import orjson
 from pydantic import BaseModel
 
-from .connector import AuthEnvironment, Authorizer, ErrorMapper, Service
+from .declaration import Declaration
 from .operation import DEFAULT_TIMEOUT
-from .retry import RateBudget, RetryPolicy
 from .schema import SchemaValidator, input_schema, output_schema
 
 if TYPE_CHECKING:
@@ -345,44 +344,7 @@ class TriggerOperation:
 
 
 @dataclass
-class Trigger:
-    name: str  # Tray's spelling: "<service>-trigger"
-    title: str
-    version: str  # "major.minor"
-    service: Service
-    operations: list[TriggerOperation]
-    description: str = ""
-    environments: list[AuthEnvironment] = field(default_factory=list)
-    # The HTTP side of a Context built for the hooks (as on a Connector).
-    base_url: str | None = None
-    authorize: Authorizer | None = None
-    requires_auth: bool | None = None
-    error_mapper: ErrorMapper | None = None
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    rate_budget: RateBudget | None = None
+class Trigger(Declaration[TriggerOperation]):
+    """Its ``name`` is spelled as Tray does: ``"<service>-trigger"``."""
 
-    def __post_init__(self) -> None:
-        major, _, minor = self.version.partition(".")
-        if not (major.isdigit() and minor.isdigit()):
-            raise ValueError(f"trigger version must be 'major.minor', got {self.version!r}")
-        names = [op.name for op in self.operations]
-        if len(names) != len(set(names)):
-            raise ValueError(f"trigger {self.name} declares an operation twice")
-        self._by_name = {op.name: op for op in self.operations}
-        if self.requires_auth is None:
-            self.requires_auth = bool(self.environments)
-
-    def operation(self, name: str) -> TriggerOperation | None:
-        return self._by_name.get(name)
-
-    def environment(self, environment_id: str) -> AuthEnvironment | None:
-        return next((e for e in self.environments if e.id == environment_id), None)
-
-    def to_api(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "title": self.title,
-            "description": self.description,
-            "service": self.service.to_api(),
-        }
+    kind: ClassVar[str] = "trigger"

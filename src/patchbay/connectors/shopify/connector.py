@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..sdk import AuthEnvironment, Connector, Context, RateBudget, Service, Trigger
+from ..sdk.models import base_url_property
 from .operations import (
     DEFAULT_API_VERSION,
     OPERATIONS,
@@ -48,13 +49,11 @@ USER_DATA_SCHEMA: dict[str, Any] = {
             "default": DEFAULT_API_VERSION,
             "pattern": VERSION_PATTERN,
         },
-        "base_url": {
-            "type": "string",
-            "format": "uri",
-            "title": "Base URL",
-            "description": "Replaces https://{shop}.myshopify.com (tests, gateways); "
+        "base_url": base_url_property(
+            "Replaces https://{shop}.myshopify.com (tests, gateways); "
             "/admin/api/{api_version} is appended",
-        },
+            title="Base URL",
+        ),
     },
     "required": ["shop"],
 }

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from ..sdk import (
     ConnectorError,
@@ -27,6 +27,7 @@ from ..sdk import (
     raw_http_request,
 )
 from ..sdk.context import parse_retry_after, response_body
+from ..sdk.models import OpenObject
 
 DEFAULT_API_VERSION = "2024-10"
 # A shop's subdomain: what is left of "https://acme.myshopify.com/" once normalised.
@@ -241,13 +242,7 @@ def out(title: str, description: str | None = None) -> Any:
     return field(default_factory=_none, title=title, description=description)
 
 
-class _Open(BaseModel):
-    """An output object: Shopify adds fields over time, so extra ones are allowed."""
-
-    model_config = ConfigDict(extra="allow")
-
-
-class Address(_Open):
+class Address(OpenObject):
     first_name: str | None = out("First name")
     last_name: str | None = out("Last name")
     name: str | None = out("Name")
@@ -272,14 +267,14 @@ class CustomerAddress(Address):
     default: bool | None = out("Default", "Whether this is the customer's default address")
 
 
-class MarketingConsent(_Open):
+class MarketingConsent(OpenObject):
     state: str | None = out("State", "subscribed, not_subscribed, pending, unsubscribed...")
     opt_in_level: str | None = out("Opt-in level")
     consent_updated_at: str | None = out("Consent updated at")
     consent_collected_from: str | None = out("Consent collected from")
 
 
-class Customer(_Open):
+class Customer(OpenObject):
     id: int | None = out("ID")
     admin_graphql_api_id: str | None = out("GraphQL ID")
     email: str | None = out("Email")
@@ -306,7 +301,7 @@ class Customer(_Open):
     default_address: CustomerAddress | None = out("Default address")
 
 
-class LineItem(_Open):
+class LineItem(OpenObject):
     id: int | None = out("ID")
     admin_graphql_api_id: str | None = out("GraphQL ID")
     product_id: int | None = out("Product ID")
@@ -329,7 +324,7 @@ class LineItem(_Open):
     tax_lines: list[dict[str, Any]] | None = out("Tax lines")
 
 
-class Order(_Open):
+class Order(OpenObject):
     id: int | None = out("ID")
     admin_graphql_api_id: str | None = out("GraphQL ID")
     name: str | None = out("Name", "The order's name in the shop, e.g. #1001")
@@ -425,7 +420,7 @@ def _max_results_input() -> Any:
     )
 
 
-class _PageOutput(_Open):
+class _PageOutput(OpenObject):
     next_page_info: str | None = field(
         title="Next page info",
         description="Give it as Page info to get the next page; null at the end (or when "
@@ -554,7 +549,7 @@ class GetOrderInput(BaseModel):
     fields: str | None = _fields_input()
 
 
-class GetOrderOutput(_Open):
+class GetOrderOutput(OpenObject):
     order: Order = field(title="Order")
 
 
@@ -578,7 +573,7 @@ class GetCustomerInput(BaseModel):
     fields: str | None = _fields_input()
 
 
-class GetCustomerOutput(_Open):
+class GetCustomerOutput(OpenObject):
     customer: Customer = field(title="Customer")
 
 

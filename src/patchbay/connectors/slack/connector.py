@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..sdk import AuthEnvironment, Connector, Context, OAuth2Endpoints, Scope, Service
+from ..sdk.models import base_url_property
 from .operations import OPERATIONS
 
 SERVICE = Service(id="6f1b4c2e-9d3a-4e57-8a1b-2c3d4e5f6a70", name="slack", version=1)
@@ -30,13 +31,9 @@ _ACCESS_TOKEN = {
 USER_DATA_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "base_url": {
-            "type": "string",
-            "format": "uri",
-            "title": "API base URL",
-            "description": "Overrides https://slack.com/api (tests, self-hosted gateways, "
-            "regional endpoints)",
-        }
+        "base_url": base_url_property(
+            "Overrides https://slack.com/api (tests, self-hosted gateways, regional endpoints)"
+        )
     },
 }
 

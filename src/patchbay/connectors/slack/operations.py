@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..sdk import ConnectorError, Context, field, lookup, operation, raw_http_request
 from ..sdk.context import kind_for_status
+from ..sdk.models import DDLOutput, OpenObject
 
 # Slack's error codes that mean "the authentication is the problem".
 AUTH_ERRORS = frozenset(
@@ -154,21 +155,6 @@ def _workspace_field(description: str) -> Any:
     return field(None, title="Workspace", description=description, lookup=WORKSPACE_LOOKUP)
 
 
-class _Open(BaseModel):
-    """An output object: Slack adds fields over time, so extra ones are allowed."""
-
-    model_config = ConfigDict(extra="allow")
-
-
-class DDLItem(BaseModel):
-    text: str = field(title="Text", description="What the drop-down shows")
-    value: str = field(title="Value", description="What the drop-down selects")
-
-
-class DDLOutput(BaseModel):
-    result: list[DDLItem] = field(title="Result", description="The drop-down's choices")
-
-
 # -- send_message -------------------------------------------------------------------------
 
 
@@ -232,7 +218,7 @@ class SendMessageInput(BaseModel):
     )
 
 
-class SlackMessage(_Open):
+class SlackMessage(OpenObject):
     type: str = field(title="Type")
     subtype: str | None = field(None, title="Subtype")
     text: str = field(title="Text")
@@ -246,7 +232,7 @@ class SlackMessage(_Open):
     blocks: list[dict[str, Any]] | None = field(None, title="Blocks")
 
 
-class SendMessageOutput(_Open):
+class SendMessageOutput(OpenObject):
     ok: bool = field(title="OK")
     channel: str = field(title="Channel", description="The ID of the channel posted to")
     ts: str = field(title="Timestamp", description="The new message's ts (its ID)")
@@ -303,7 +289,7 @@ class SendReminderInput(BaseModel):
     )
 
 
-class Reminder(_Open):
+class Reminder(OpenObject):
     id: str = field(title="ID")
     creator: str = field(title="Creator")
     user: str = field(title="User")
@@ -314,7 +300,7 @@ class Reminder(_Open):
     recurrence: Recurrence | None = field(None, title="Recurrence")
 
 
-class SendReminderOutput(_Open):
+class SendReminderOutput(OpenObject):
     ok: bool = field(title="OK")
     reminder: Reminder = field(title="Reminder")
 
@@ -411,13 +397,13 @@ class LookupUserByEmailInput(BaseModel):
     )
 
 
-class UserProfile(_Open):
+class UserProfile(OpenObject):
     email: str | None = field(None, title="Email")
     real_name: str | None = field(None, title="Real name")
     display_name: str | None = field(None, title="Display name")
 
 
-class SlackUser(_Open):
+class SlackUser(OpenObject):
     id: str = field(title="ID")
     team_id: str | None = field(None, title="Team ID")
     name: str = field(title="Name")
@@ -429,7 +415,7 @@ class SlackUser(_Open):
     profile: UserProfile | None = field(None, title="Profile")
 
 
-class LookupUserByEmailOutput(_Open):
+class LookupUserByEmailOutput(OpenObject):
     ok: bool = field(title="OK")
     user: SlackUser = field(title="User")
 

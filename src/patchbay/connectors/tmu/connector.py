@@ -21,6 +21,7 @@ from ..sdk import (
     Trigger,
     raw_http_request,
 )
+from ..sdk.models import base_url_property
 from .operations import CALL_OPERATIONS, CHAT_OPERATIONS
 from .trigger import TRIGGER_OPERATIONS_1_0, TRIGGER_OPERATIONS_1_1
 
@@ -31,12 +32,9 @@ TOKEN_ENVIRONMENT_ID = "b1d3f5a7-2c4e-4a6b-8d0f-1e2f3a4b5c67"
 USER_DATA_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "base_url": {
-            "type": "string",
-            "format": "uri",
-            "title": "API base URL",
-            "description": f"Overrides {BASE_URL} (a self-hosted TMU Platform, the emulator)",
-        }
+        "base_url": base_url_property(
+            f"Overrides {BASE_URL} (a self-hosted TMU Platform, the emulator)"
+        )
     },
 }
 

@@ -15,11 +15,12 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from ..sdk import ConnectorError, Context, CursorPagination, field, lookup, operation
 from ..sdk.context import kind_for_status
 from ..sdk.errors import ErrorKind
+from ..sdk.models import DDLOutput, OpenObject
 
 # The API's largest page, and bounds on what one list operation gathers.
 PAGE_LIMIT = 100
@@ -130,21 +131,6 @@ def call_path(call_id: str, *rest: str) -> str:
 # -- shared schema pieces ---------------------------------------------------------------
 
 
-class _Open(BaseModel):
-    """An output object: the API may add fields over time, so extra ones are allowed."""
-
-    model_config = ConfigDict(extra="allow")
-
-
-class DDLItem(BaseModel):
-    text: str = field(title="Text", description="What the drop-down shows")
-    value: str = field(title="Value", description="What the drop-down selects")
-
-
-class DDLOutput(BaseModel):
-    result: list[DDLItem] = field(title="Result", description="The drop-down's choices")
-
-
 def _call_id_field(*, include_ended: bool) -> Any:
     return field(
         title="Call",
@@ -182,12 +168,12 @@ def _unique(emails: list[str] | None) -> list[str]:
 # -- the call resource --------------------------------------------------------------------
 
 
-class Host(_Open):
+class Host(OpenObject):
     email: str = field(title="Email")
     user_id: str = field(title="User ID")
 
 
-class Invitee(_Open):
+class Invitee(OpenObject):
     email: str = field(title="Email")
     user_id: str | None = field(
         title="User ID", description="The TMU user with this email address, if there is one"
@@ -195,7 +181,7 @@ class Invitee(_Open):
     status: str = field(title="Status", description="invited, accepted or declined")
 
 
-class Rules(_Open):
+class Rules(OpenObject):
     mute_on_entry: bool = field(title="Mute on entry")
     allow_guests: bool = field(title="Allow guests")
     recording: RecordingMode = field(title="Recording")
@@ -203,7 +189,7 @@ class Rules(_Open):
     max_participants: int = field(title="Max participants")
 
 
-class Call(_Open):
+class Call(OpenObject):
     id: str = field(title="ID")
     subject: str = field(title="Subject")
     description: str = field(title="Description")
@@ -541,12 +527,12 @@ async def list_calls_ddl(ctx: Context, data: ListCallsDDLInput) -> dict[str, Any
 # -- chat (1.1) ------------------------------------------------------------------------------
 
 
-class Sender(_Open):
+class Sender(OpenObject):
     email: str = field(title="Email")
     user_id: str = field(title="User ID")
 
 
-class ChatMessage(_Open):
+class ChatMessage(OpenObject):
     id: str = field(title="ID")
     call_id: str = field(title="Call ID")
     sender: Sender = field(title="Sender")

@@ -6,6 +6,7 @@ import base64
 from typing import Any
 
 from ..sdk import AuthEnvironment, Connector, Context, RetryPolicy, Service, Trigger
+from ..sdk.models import base_url_property
 from .operations import OPERATIONS, twilio_error
 from .trigger import OPERATIONS as TRIGGER_OPERATIONS
 
@@ -51,12 +52,9 @@ CREDENTIALS_SCHEMA: dict[str, Any] = {
 USER_DATA_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "base_url": {
-            "type": "string",
-            "format": "uri",
-            "title": "API base URL",
-            "description": "Overrides https://api.twilio.com/2010-04-01 (tests, gateways)",
-        }
+        "base_url": base_url_property(
+            "Overrides https://api.twilio.com/2010-04-01 (tests, gateways)"
+        )
     },
 }
 

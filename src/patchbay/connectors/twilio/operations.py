@@ -27,6 +27,7 @@ from ..sdk import (
 )
 from ..sdk.context import response_body
 from ..sdk.errors import ErrorKind
+from ..sdk.models import DDLOutput, OpenObject
 
 # Twilio error codes that mean "the credentials are the problem".
 AUTH_CODES = frozenset({20003, 20005, 20006, 20008})
@@ -84,18 +85,12 @@ FROM_LOOKUP = lookup("list_phone_numbers_ddl", {})
 MediaUrl = Annotated[str, Field(min_length=1, json_schema_extra={"format": "uri"})]
 
 
-class _Open(BaseModel):
-    """An output object: Twilio adds fields over time, so extra ones are allowed."""
-
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-
-class SubresourceUris(_Open):
+class SubresourceUris(OpenObject):
     media: str | None = field(None, title="Media")
     feedback: str | None = field(None, title="Feedback")
 
 
-class Message(_Open):
+class Message(OpenObject):
     """Twilio's Message resource, as Twilio returns it."""
 
     sid: str = field(title="SID", description="SM… (or MM… with media)")
@@ -128,15 +123,6 @@ class Message(_Open):
     price_unit: str | None = field(title="Price unit")
     uri: str = field(title="URI")
     subresource_uris: SubresourceUris | None = field(None, title="Subresource URIs")
-
-
-class DDLItem(BaseModel):
-    text: str = field(title="Text", description="What the drop-down shows")
-    value: str = field(title="Value", description="What the drop-down selects")
-
-
-class DDLOutput(BaseModel):
-    result: list[DDLItem] = field(title="Result", description="The drop-down's choices")
 
 
 # -- send_sms -------------------------------------------------------------------------------

@@ -22,26 +22,11 @@ import orjson
 from pydantic import BaseModel, model_validator
 
 from ..sdk import Event, IncomingRequest, NoTrigger, Reply, TriggerOperation, TriggerRejected, field
+from ..sdk.headers import is_secret_header
 
 Verification = Literal["none", "hmac", "shared_secret"]
 Algorithm = Literal["sha1", "sha256", "sha512"]
 Encoding = Literal["hex", "base64"]
-
-# Never copied into the event: credentials and the signature headers of well-known senders.
-REDACTED_HEADERS = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "cookie",
-        "x-signature",
-        "x-hub-signature",
-        "x-hub-signature-256",
-        "stripe-signature",
-        "x-slack-signature",
-        "x-shopify-hmac-sha256",
-        "x-twilio-signature",
-    }
-)
 
 _SIGNATURE_SPLIT = re.compile(r"[,\s]+")
 _UNIX_TIME = re.compile(r"[0-9]{1,12}")
@@ -288,11 +273,13 @@ def _body(request: IncomingRequest) -> Any:
 
 
 def _headers(request: IncomingRequest, settings: WebhookSettings) -> dict[str, str]:
-    hidden = REDACTED_HEADERS | {settings.signature_header.lower()}
+    """The request's headers for the event: secrets (the one SDK policy, ``sdk.headers``)
+    and the configured signature header left out, repeated ones joined."""
+    signature = settings.signature_header.lower()
     out: dict[str, str] = {}
     for name, value in request.headers:
         key = name.lower()
-        if key in hidden:
+        if key == signature or is_secret_header(key):
             continue
         out[key] = f"{out[key]}, {value}" if key in out else value
     return out

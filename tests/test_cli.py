@@ -361,8 +361,7 @@ def test_one_server_per_data_dir_and_port(tmp_path):
     assert result.exit_code == 1, result.output
     assert f"Cannot listen on 127.0.0.1:{port}: the port is in use" in result.output
     assert "listening" not in result.output
-    assert not (other / "secret.key").exists()  # nothing was bootstrapped
-    assert (other / "patchbay.lock").read_text() == ""  # released when the command ended
+    assert not other.exists()  # nothing was created
 
 
 def test_instance_options_after_the_command(tmp_path):

@@ -57,11 +57,12 @@ def instance_options(command: F) -> F:
 
 @contextlib.contextmanager
 def hold_instance(settings: Settings) -> Iterator[None]:
-    """The data directory held by this process (on SQLite) and the port free, else a
-    one-line error before anything starts."""
+    """The port free and the data directory held by this process (on SQLite), else a
+    one-line error before anything starts (the port first: nothing is created for a
+    server that cannot listen)."""
     try:
+        check_port_free(settings.host, settings.port)
         with lock_data_dir(settings):
-            check_port_free(settings.host, settings.port)
             yield
     except InstanceError as exc:
         raise click.ClickException(str(exc)) from exc

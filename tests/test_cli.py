@@ -26,7 +26,7 @@ from patchbay.api.app import create_app
 from patchbay.cli.main import cli
 from patchbay.config import Settings
 from patchbay.connectors.http_client.connector import TOKEN_ENVIRONMENT_ID
-from patchbay.instance import lock_data_dir
+from patchbay.instance import lock_data_dir, prepare_data_dir
 from patchbay.services.platform import Platform
 from patchbay.testing.fakeserver import serve_in_thread
 from patchbay.testing.process import TOKEN_LINE, ServerProcess, free_port
@@ -408,6 +408,16 @@ def test_data_dir_is_owner_only_and_out_of_git(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert stat.S_IMODE((fresh / "patchbay.db").stat().st_mode) == 0o600
     assert stat.S_IMODE(fresh.stat().st_mode) == 0o700
+
+    # a directory that is not Patchbay's alone (--data-dir . in a checkout, /tmp) keeps its
+    # mode and gets no .gitignore (it would hide the whole checkout)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o755)
+    (shared / "notes.txt").write_text("mine")
+    prepare_data_dir(Settings(data_dir=shared, database_url="sqlite:///:memory:"))
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o755
+    assert not (shared / ".gitignore").exists()
 
 
 def test_call_errors_name_the_cli_flags(run, data_dir, database_url):

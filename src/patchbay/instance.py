@@ -39,6 +39,15 @@ class InstanceError(Exception):
     """The instance cannot start: ``str(exc)`` says why, in one line."""
 
 
+# Files that say a directory is a Patchbay data directory (not, say, a home or a checkout).
+_OWN_FILES = ("secret.key", "patchbay.db", LOCK_FILE, "demo.json")
+
+
+def _is_data_dir(path: Path) -> bool:
+    """Empty, or holding Patchbay's files: a directory Patchbay may tighten and mark."""
+    return not any(path.iterdir()) or any((path / name).exists() for name in _OWN_FILES)
+
+
 def _owner_only(path: Path, mode: int) -> None:
     """``path``'s mode as ``mode`` when it gives anything to the group or others (only
     for a path this user owns: another user's directory is left as it is)."""
@@ -59,16 +68,25 @@ def sqlite_path(settings: Settings) -> Path | None:
 
 
 def prepare_data_dir(settings: Settings) -> None:
-    """Create the data directory owner-only (0700, a pre-existing one tightened too), with
-    a ``.gitignore`` ignoring everything, and the SQLite database file 0600 (SQLite gives
-    its ``-wal`` and ``-shm`` files the database file's mode)."""
+    """Create the data directory owner-only (0700), with a ``.gitignore`` ignoring
+    everything, and the SQLite database file 0600 (SQLite gives its ``-wal`` and ``-shm``
+    files the database file's mode). A pre-existing directory is tightened and marked only
+    when it is empty or already Patchbay's (``--data-dir .`` in a checkout, or ``/tmp``,
+    is left as it is, with a warning)."""
     data_dir = settings.data_dir
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _owner_only(data_dir, 0o700)
-    ignore = data_dir / ".gitignore"
-    if not ignore.exists():
-        with contextlib.suppress(OSError):  # a read-only directory still serves
-            ignore.write_text(GITIGNORE, encoding="utf-8")
+    if _is_data_dir(data_dir):
+        _owner_only(data_dir, 0o700)
+        ignore = data_dir / ".gitignore"
+        if not ignore.exists():
+            with contextlib.suppress(OSError):  # a read-only directory still serves
+                ignore.write_text(GITIGNORE, encoding="utf-8")
+    elif stat.S_IMODE(data_dir.stat().st_mode) & 0o077:
+        log.warning(
+            "The data directory %s holds other files and is readable by others: Patchbay "
+            "leaves its mode as it is; give Patchbay a directory of its own",
+            data_dir,
+        )
     database = sqlite_path(settings)
     if database is None:
         return

@@ -118,7 +118,8 @@ async def test_a_nul_in_a_path_or_query_is_400_on_every_database(api):
 
 
 async def test_a_nul_in_a_stored_string_is_400_naming_the_field(api):
-    """User, authentication, workflow names: 201 on SQLite, 500 on PostgreSQL before."""
+    """User, authentication, subscription names, workflow titles: 201 on SQLite, 500 on
+    PostgreSQL before; a NUL anywhere in a body, keys included, is named by its place."""
     user = await api.create_user()
     cases = [
         ("POST", USERS, {"name": "a\x00b", "externalUserId": "x"}, "name"),
@@ -129,6 +130,7 @@ async def test_a_nul_in_a_stored_string_is_400_naming_the_field(api):
             {"name": "a\x00b", "serviceEnvironmentId": TOKEN_ENVIRONMENT, "credentials": {}},
             "name",
         ),
+        ("POST", "/core/v1/subscriptions", {"name": "a\x00b", "trigger": "x"}, "name"),
         ("POST", WORKFLOWS, workflow("a\x00b"), "title"),
         ("POST", WORKFLOWS, {**workflow(), "settings": {"config": {"k": ["ok", "\x00"]}}},
          "settings.config.k.1"),

@@ -113,8 +113,8 @@ def _public(path: str) -> bool:
 
 
 class RequestEdge:
-    """ASGI middleware applying the module's rules; what passes goes on unchanged (a body
-    that was read is handed on as it came)."""
+    """ASGI middleware applying the module's rules; what passes goes on with its body as
+    it came (read once here, handed on) and a JSON body labelled ``application/json``."""
 
     def __init__(self, app, max_body_bytes: int) -> None:
         self.app = app
@@ -125,17 +125,16 @@ class RequestEdge:
             return await self.app(scope, receive, send)
         try:
             check_path_and_query(scope["path"], scope.get("query_string", b""))
-            if scope["method"] in _BODY_METHODS and _has_body(scope["headers"]):
-                content_type = None
-                for name, value in scope["headers"]:
-                    if name == b"content-type":
-                        content_type = value.decode("latin-1")
-                if check_content_type(scope["path"], content_type) == "json":
-                    # Every JSON spelling, and none, as the one endpoints read as JSON.
-                    scope = {**scope, "headers": _as_json(scope["headers"])}
-                body = await read_body(scope, receive, self.max_body_bytes)
-                check_body_strings(body)
-                receive = _replay(body, receive)
+            if scope["method"] in _BODY_METHODS:
+                has_body, content_type = _body_headers(scope["headers"])
+                if has_body and content_type != "application/json":  # else: JSON already
+                    if check_content_type(scope["path"], content_type) == "json":
+                        # Every JSON spelling, and none, as the one endpoints read as JSON.
+                        scope = {**scope, "headers": _as_json(scope["headers"])}
+                if has_body:
+                    body = await read_body(scope, receive, self.max_body_bytes)
+                    check_body_strings(body)
+                    receive = _replay(body, receive)
         except BodyRefused as refused:
             payload = error_body(refused.message, refused.code)
             await send(
@@ -154,13 +153,18 @@ def _as_json(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     return [*(h for h in headers if h[0] != b"content-type"), _JSON]
 
 
-def _has_body(headers: list[tuple[bytes, bytes]]) -> bool:
+def _body_headers(headers: list[tuple[bytes, bytes]]) -> tuple[bool, str | None]:
+    """Whether the request has a body (a non-zero Content-Length, or Transfer-Encoding),
+    and its Content-Type, in one pass over the headers."""
+    has_body, content_type = False, None
     for name, value in headers:
         if name == b"content-length":
-            return value.strip() not in (b"0", b"")
-        if name == b"transfer-encoding":
-            return True
-    return False
+            has_body = value.strip() not in (b"0", b"")
+        elif name == b"transfer-encoding":
+            has_body = True
+        elif name == b"content-type":
+            content_type = value.decode("latin-1")
+    return has_body, content_type
 
 
 def _replay(body: bytes, receive):

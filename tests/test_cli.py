@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+import shutil
+import socket
 import stat
+import subprocess
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,9 +26,10 @@ from patchbay.api.app import create_app
 from patchbay.cli.main import cli
 from patchbay.config import Settings
 from patchbay.connectors.http_client.connector import TOKEN_ENVIRONMENT_ID
+from patchbay.instance import lock_data_dir, prepare_data_dir
 from patchbay.services.platform import Platform
 from patchbay.testing.fakeserver import serve_in_thread
-from patchbay.testing.process import TOKEN_LINE, ServerProcess
+from patchbay.testing.process import TOKEN_LINE, ServerProcess, free_port
 
 NO_OUTBOUND = {"PATCHBAY_OUTBOUND_ALLOW": None, "PATCHBAY_TOKEN": None}
 
@@ -290,6 +295,7 @@ def test_serve(tmp_path):
         assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
         assert (data_dir / "patchbay.db").exists()
         assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+        assert (data_dir / "patchbay.lock").read_text().strip() == str(server.proc.pid)
 
         r = httpx.get(f"{server.url}/core/v1/connectors", headers=bearer(token))
         assert r.status_code == 200, r.text
@@ -326,3 +332,123 @@ def test_serve_with_several_workers(tmp_path):
             assert r.status_code == 200, r.text
     finally:
         server.stop()
+
+
+def test_one_server_per_data_dir_and_port(tmp_path):
+    """A second server on a data directory in use, or on a port in use, is refused in one
+    line before anything starts (no false "listening" line); the instance options are taken
+    after the command, as the README shows them."""
+    data_dir = tmp_path / "data"
+    settings = Settings(data_dir=data_dir)
+    runner = CliRunner()
+    with lock_data_dir(settings):  # as a running server holds it (flock: per open file)
+        assert (data_dir / "patchbay.lock").read_text().strip() == str(os.getpid())
+        for command in ("serve", "demo"):
+            port = str(free_port())
+            result = runner.invoke(cli, [command, "--data-dir", str(data_dir), "--port", port])
+            assert result.exit_code == 1, result.output
+            assert f"The data directory {data_dir} is in use by process {os.getpid()}" in (
+                result.output
+            )
+            assert "listening" not in result.output and result.exception is not None
+
+    other = tmp_path / "other"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(cli, ["serve", "--data-dir", str(other), "--port", str(port)])
+    assert result.exit_code == 1, result.output
+    assert f"Cannot listen on 127.0.0.1:{port}: the port is in use" in result.output
+    assert "listening" not in result.output
+    assert not other.exists()  # nothing was created
+
+
+def test_instance_options_after_the_command(tmp_path):
+    data_dir = tmp_path / "after"
+    result = CliRunner().invoke(
+        cli, ["admin", "token", "create", "--data-dir", str(data_dir)], env=NO_OUTBOUND
+    )
+    assert result.exit_code == 0, result.output
+    assert (data_dir / "secret.key").exists()
+    for command in (["serve"], ["demo"], ["call"], ["admin", "token", "list"]):
+        help_text = CliRunner().invoke(cli, [*command, "--help"]).output
+        assert "--data-dir" in help_text and "--database-url" in help_text, command
+
+
+def test_data_dir_is_owner_only_and_out_of_git(tmp_path, monkeypatch):
+    """A quickstart in a git checkout leaves nothing to commit; a pre-existing data
+    directory and database readable by others are made owner-only."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    data_dir = tmp_path / "patchbay-data"
+    data_dir.mkdir(mode=0o755)
+    data_dir.chmod(0o755)
+    (data_dir / "patchbay.db").touch(mode=0o644)
+    (data_dir / "patchbay.db").chmod(0o644)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["admin", "token", "create"], env=NO_OUTBOUND)
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    for name in ("patchbay.db", "secret.key"):
+        assert stat.S_IMODE((data_dir / name).stat().st_mode) == 0o600, name
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert status.stdout == ""
+
+    # a new database file is made 0600 before SQLite opens it (never 0644 for a moment)
+    fresh = tmp_path / "fresh"
+    result = CliRunner().invoke(cli, ["--data-dir", str(fresh), "admin", "token", "list"])
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE((fresh / "patchbay.db").stat().st_mode) == 0o600
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o700
+
+    # a directory that is not Patchbay's alone (--data-dir . in a checkout, /tmp) keeps its
+    # mode and gets no .gitignore (it would hide the whole checkout)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o755)
+    (shared / "notes.txt").write_text("mine")
+    prepare_data_dir(Settings(data_dir=shared, database_url="sqlite:///:memory:"))
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o755
+    assert not (shared / ".gitignore").exists()
+
+
+def test_call_errors_name_the_cli_flags(run, data_dir, database_url):
+    result = run("call", "slack", "list_workspaces_ddl", "--input", "{}")
+    assert result.exit_code == 1
+    assert "needs an authentication: pass --auth" in result.output
+    assert "authId" not in result.output
+
+    _, token = create_token(run)
+
+    async def user_auth(c: httpx.AsyncClient) -> str:
+        r = await c.post(
+            "/core/v1/users", json={"name": "U", "externalUserId": "u"}, headers=bearer(token)
+        )
+        assert r.status_code in (200, 201), r.text
+        user = await c.post(f"/core/v1/users/{r.json()['id']}/tokens", headers=bearer(token))
+        r = await c.post(
+            "/core/v1/authentications",
+            json={
+                "name": "api",
+                "serviceEnvironmentId": TOKEN_ENVIRONMENT_ID,
+                "credentials": {"token": "t0ken-0123456789"},
+            },
+            headers=bearer(user.json()["accessToken"]),
+        )
+        assert r.status_code == 200, r.text
+        return r.json()["id"]
+
+    auth_id = with_api(data_dir, database_url, user_auth)
+    body = json.dumps({"url": "http://127.0.0.1:9/x"})
+    result = run("call", "http-client", "get_request", "--auth", auth_id, "--input", body)
+    assert result.exit_code == 1
+    assert f"Authentication {auth_id} not found for the organisation" in result.output
+    assert "PATCHBAY_TOKEN" in result.output

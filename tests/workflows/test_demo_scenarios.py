@@ -18,6 +18,7 @@ workflows again, and the TMU trigger works with the new emulator.
 from __future__ import annotations
 
 import socket
+import stat
 import time
 from collections.abc import Callable
 from typing import Any
@@ -203,6 +204,9 @@ def test_a_restart_finds_and_reuses_its_set_up(tmp_path, demo_settings):
     first = start_demo(tmp_path, demo_settings, [])
     try:
         before = (first.token, dict(first.auth_ids), dict(first.workflow_ids), first.segment_url)
+        # The directory holds a master token (demo.json): its owner's alone, out of git.
+        assert stat.S_IMODE((tmp_path / "demo").stat().st_mode) == 0o700
+        assert (tmp_path / "demo" / ".gitignore").read_text().splitlines()[-1] == "*"
         # Again on the same ports, as `patchbay demo --port P` does.
         port = urlsplit(first.url).port
         fake_ports = {name: urlsplit(url).port for name, url in first.urls.items()}

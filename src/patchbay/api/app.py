@@ -12,6 +12,7 @@ from ..config import Settings
 from ..services.platform import Platform
 from . import errors
 from .call_endpoint import CallConnectorFastPath
+from .edge import RequestEdge
 from .hook_endpoint import HookEndpoint
 from .intake_endpoint import IntakeEndpoint
 from .limits import BodyLimit, RateLimit
@@ -94,6 +95,8 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.add_middleware(
         CallConnectorFastPath, platform=platform, max_body_bytes=settings.max_body_bytes
     )
+    # Outermost: one Content-Type rule and no NUL characters, for every endpoint above.
+    app.add_middleware(RequestEdge, max_body_bytes=settings.max_body_bytes)
     # Outermost: the public intake URLs (no bearer token, their own body limit).
     app.add_middleware(IntakeEndpoint, platform=platform)
     app.add_middleware(HookEndpoint, platform=platform)

@@ -8,11 +8,13 @@ from pathlib import Path
 import click
 
 from ..config import Settings
+from .options import hold_instance, instance_options
 
 DEFAULT_DIR = Path("patchbay-demo")
 
 
 @click.command("demo")
+@instance_options
 @click.option(
     "--port",
     type=click.IntRange(1, 65530),
@@ -37,6 +39,12 @@ def demo_command(ctx: click.Context, port: int, host: str) -> None:
 
     settings: Settings = ctx.obj
     data_dir = settings.data_dir if "data_dir" in settings.model_fields_set else DEFAULT_DIR
+    # Held until the command ends: no second demo or server on the same directory.
+    ctx.with_resource(
+        hold_instance(
+            settings.model_copy(update={"data_dir": data_dir, "host": host, "port": port})
+        )
+    )
     click.echo(f"Starting the Patchbay demo in {data_dir} ...")
     demo = Demo(data_dir, port=port, host=host, settings=settings, echo=click.echo)
     try:

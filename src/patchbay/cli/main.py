@@ -13,6 +13,7 @@ import click
 from ..config import Settings
 from ..services.errors import ServiceError
 from .demo import demo_command
+from .options import DATA_DIR_HELP, DATABASE_URL_HELP, hold_instance, instance_options
 from .run import run_command
 
 T = TypeVar("T")
@@ -42,8 +43,13 @@ def _with_platform(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T
 
 
 @click.group()
-@click.option("--data-dir", envvar="PATCHBAY_DATA_DIR", type=click.Path(), help="Data directory")
-@click.option("--database-url", envvar="PATCHBAY_DATABASE_URL", help="SQLAlchemy database URL")
+@click.option(
+    "--data-dir",
+    envvar="PATCHBAY_DATA_DIR",
+    type=click.Path(file_okay=False),
+    help=DATA_DIR_HELP + " (default ./patchbay-data)",
+)
+@click.option("--database-url", envvar="PATCHBAY_DATABASE_URL", help=DATABASE_URL_HELP)
 @click.version_option(package_name="patchbay")
 @click.pass_context
 def cli(ctx: click.Context, data_dir: str | None, database_url: str | None) -> None:
@@ -57,6 +63,7 @@ def cli(ctx: click.Context, data_dir: str | None, database_url: str | None) -> N
 
 
 @cli.command()
+@instance_options
 @click.option("--host", envvar="PATCHBAY_HOST", default=None, help="Interface to bind")
 @click.option("--port", envvar="PATCHBAY_PORT", type=int, default=None, help="Port to listen on")
 @click.option(
@@ -80,6 +87,8 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) 
     settings = _settings(ctx)
     settings.host = host or settings.host
     settings.port = port or settings.port
+    # Held until the command ends: the data directory is this server's, the port free.
+    ctx.with_resource(hold_instance(settings))
     # Migrations, the key file and the first master token are made once, here, before any
     # worker starts (several workers would otherwise race to create them).
     first_token = asyncio.run(bootstrap(settings))
@@ -116,6 +125,7 @@ def token() -> None:
 
 
 @token.command("create")
+@instance_options
 @click.option("--name", default=None, help="A label for the token")
 @click.option("--org", default="default", show_default=True, help="Organisation name")
 @click.option("--create-org", is_flag=True, help="Create the organisation if it does not exist")
@@ -133,6 +143,7 @@ def token_create(ctx: click.Context, name: str | None, org: str, create_org: boo
 
 
 @token.command("list")
+@instance_options
 @click.pass_context
 def token_list(ctx: click.Context) -> None:
     """List master tokens (never the tokens themselves)."""
@@ -145,6 +156,7 @@ def token_list(ctx: click.Context) -> None:
 
 
 @token.command("revoke")
+@instance_options
 @click.argument("token_id")
 @click.pass_context
 def token_revoke(ctx: click.Context, token_id: str) -> None:
@@ -154,6 +166,7 @@ def token_revoke(ctx: click.Context, token_id: str) -> None:
 
 
 @admin.command("rotate-key")
+@instance_options
 @click.pass_context
 def rotate_key(ctx: click.Context) -> None:
     """Re-encrypt stored credentials under a new key."""
@@ -187,6 +200,7 @@ def connectors_list() -> None:
 
 
 @cli.command()
+@instance_options
 @click.argument("connector")
 @click.argument("operation")
 @click.option("--version", "version", default=None, help="Connector version (default: latest)")
@@ -225,14 +239,30 @@ def call(
             )
         chosen = version or latest.version
         pf.usage.start()
-        return await pf.calls.call(
-            principal, connector, chosen, operation=operation, input=data, auth_id=auth_id
-        )
+        try:
+            return await pf.calls.call(
+                principal, connector, chosen, operation=operation, input=data, auth_id=auth_id
+            )
+        except ServiceError as exc:
+            raise click.ClickException(_call_error(exc, connector, auth_id, token)) from exc
 
     result = _with_platform(_settings(ctx), work)
     click.echo(json.dumps(result, indent=2))
     if result.get("outcome") != "success":
         sys.exit(1)
+
+
+def _call_error(exc: ServiceError, connector: str, auth_id: str | None, token: str | None) -> str:
+    """The service's message, in the CLI's words where they differ from the API's."""
+    if exc.code == "authentication_required":
+        return f"Connector {connector} needs an authentication: pass --auth AUTHENTICATION_ID"
+    if exc.code == "authentication_not_found" and not token:
+        return (
+            f"Authentication {auth_id} not found for the organisation. 'patchbay call' acts "
+            "as the organisation unless PATCHBAY_TOKEN (or --token) holds another token: to "
+            "use an end user's authentication, give that user's token."
+        )
+    return exc.message
 
 
 @cli.command()

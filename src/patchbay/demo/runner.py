@@ -46,6 +46,7 @@ from ..connectors.tmu.connector import TOKEN_ENVIRONMENT_ID as TMU_ENVIRONMENT
 from ..connectors.tmu.fake import FakeTMU
 from ..connectors.tmu.fake import create_app as tmu_app
 from ..engine.definition import parse
+from ..instance import InstanceError, bind, prepare_data_dir
 from ..testing.fakeserver import serve_in_thread
 from . import scenarios
 
@@ -136,14 +137,10 @@ class _Server(uvicorn.Server):
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise DemoError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-    return sock
+        return bind(host, port)
+    except InstanceError as exc:
+        raise DemoError(str(exc)) from exc
 
 
 def _port_free(host: str, port: int) -> None:
@@ -301,7 +298,7 @@ class Demo:
             }
         )
         self.url = f"http://{self.host}:{port}"
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        prepare_data_dir(self.settings)
         self.token = asyncio.run(self._master_token())
 
         from ..api.app import create_app

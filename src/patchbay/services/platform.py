@@ -9,6 +9,7 @@ from ..connectors.registry import Registry
 from ..connectors.sdk.http import HttpClientPool
 from ..connectors.sdk.outbound import OutboundPolicy
 from ..crypto import KeyRing
+from ..instance import prepare_data_dir
 from ..storage.db import Database
 from .connectivity.calls import Calls
 from .connectivity.catalog import Catalog
@@ -32,7 +33,7 @@ class Platform:
     def __init__(self, settings: Settings, registry: Registry | None = None) -> None:
         self.settings = settings
         # The data directory holds the key file and the database: its owner's alone.
-        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        prepare_data_dir(settings)
         self.db = Database(settings.effective_database_url)
         self.keyring = KeyRing.load(settings.configured_keys(), settings.data_dir)
         self.registry = registry or Registry.discover()

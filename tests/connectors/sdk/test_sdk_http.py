@@ -203,6 +203,34 @@ async def test_connection_refused_is_retried_then_reported(clients):
 
     result = await run(connector, "get", {}, Nowhere, clients)
     assert result.outcome == "error" and result.output["kind"] == "connector_error"
+    assert result.output["message"] == (
+        "Could not reach Svc: the connection to 127.0.0.1:9 was refused (nothing listens there)"
+    )
+
+
+async def test_a_failed_connection_names_its_cause_and_host(service, clients):
+    """Not "Could not reach Svc: ConnectError": why, and where."""
+    connector = make_connector()
+    port = service.url.rsplit(":", 1)[1]
+
+    class Unresolved:
+        url = "http://patchbay-test.invalid"
+
+    result = await run(connector, "get", {}, Unresolved, clients)
+    message = result.output["message"]
+    assert message.startswith("Could not reach Svc: the name patchbay-test.invalid could not"), (
+        message
+    )
+
+    class PlainHttp:  # TLS spoken to a server that speaks plain HTTP
+        url = f"https://127.0.0.1:{port}"
+
+    result = await run(connector, "get", {}, PlainHttp, clients)
+    message = result.output["message"]
+    assert message.startswith(f"Could not reach Svc: the TLS handshake with 127.0.0.1:{port}"), (
+        message
+    )
+    assert result.output["kind"] == "connector_error"
 
 
 async def test_rate_budget_spaces_requests_per_authentication(service, clients):

@@ -271,10 +271,16 @@ class Context:
                 f"The response from {self.connector.title} is larger than {exc.limit} bytes",
                 "connector_error",
             )
+        if isinstance(exc, httpx.ConnectTimeout):
+            return ConnectorError(f"Could not reach {self.connector.title}: {exc}", "timeout")
         if isinstance(exc, httpx.TimeoutException):
             return ConnectorError(f"The request to {self.connector.title} timed out", "timeout")
         if isinstance(exc, OutboundBlocked):
             return ConnectorError(str(exc), "connector_error")
+        if isinstance(exc, httpx.ConnectError):  # the transport names the cause and host
+            return ConnectorError(
+                f"Could not reach {self.connector.title}: {exc}", "connector_error"
+            )
         return ConnectorError(
             f"Could not reach {self.connector.title}: {exc.__class__.__name__}",
             "connector_error",

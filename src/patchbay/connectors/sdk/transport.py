@@ -112,8 +112,45 @@ class _ResponseStream(httpx.AsyncByteStream):
         self._response.release()
 
 
+def _where(url: str) -> str:
+    """``host:port`` of a URL (never its path or query: they may hold ids or keys)."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{parts.hostname or '?'}:{port or (443 if parts.scheme == 'https' else 80)}"
+
+
+def connect_failure(exc: aiohttp.ClientConnectorError) -> str:
+    """Why a connection could not be made, naming the host: the name not resolved, the
+    connection refused, the TLS certificate or handshake refused, or the system's reason."""
+    where = f"{exc.host}:{exc.port}"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return f"the name {exc.host} could not be resolved ({exc.strerror or 'no address'})"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        error = exc.certificate_error
+        reason = ": ".join(
+            str(part)
+            for part in (getattr(error, "reason", None), getattr(error, "verify_message", None))
+            if part
+        )
+        return f"the TLS certificate of {where} was not accepted ({reason or error})"
+    if isinstance(exc, aiohttp.ClientConnectorSSLError):
+        reason = getattr(exc.os_error, "reason", None) or exc.strerror
+        return f"the TLS handshake with {where} failed ({reason or 'no reason given'})"
+    if isinstance(exc.os_error, ConnectionRefusedError):
+        return f"the connection to {where} was refused (nothing listens there)"
+    reason = exc.strerror or exc.os_error.__class__.__name__
+    return f"no connection to {where} ({reason})"
+
+
 class _mapped_errors:
-    """aiohttp's exceptions as the httpx ones connectors (and Context.request) expect."""
+    """aiohttp's exceptions as the httpx ones connectors (and Context.request) expect; a
+    failed connection's message says why, and the host (``url``'s, never its path)."""
+
+    def __init__(self, url: str = "") -> None:
+        self.url = url
 
     def __enter__(self) -> None:
         return None
@@ -123,11 +160,12 @@ class _mapped_errors:
             return False
         message = str(exc) or exc.__class__.__name__
         if isinstance(exc, aiohttp.ConnectionTimeoutError):
-            raise httpx.ConnectTimeout(message) from exc
+            where = _where(self.url) if self.url else "the service"
+            raise httpx.ConnectTimeout(f"no connection to {where} in time") from exc
         if isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
             raise httpx.ReadTimeout(message) from exc
         if isinstance(exc, aiohttp.ClientConnectorError):
-            raise httpx.ConnectError(message) from exc
+            raise httpx.ConnectError(connect_failure(exc)) from exc
         if isinstance(exc, aiohttp.InvalidURL):
             raise httpx.UnsupportedProtocol(message) from exc
         if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError)):
@@ -197,7 +235,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         body: Any = _forward(request.stream)
         if isinstance(request.stream, httpx.ByteStream):
             body = (await request.aread()) or None
-        with _mapped_errors():
+        with _mapped_errors(str(request.url)):
             response = await self._get_session().request(
                 request.method,
                 _exact(str(request.url)),
@@ -240,7 +278,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             )
             if len(self._timeouts) < 64:
                 self._timeouts[key] = client_timeout
-        with _mapped_errors():
+        with _mapped_errors(url):
             async with self._get_session().request(
                 method,
                 _exact(url),

@@ -4,6 +4,7 @@ and a JSON body matches the declared schema (jsonschema, with the document's com
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,6 +13,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from patchbay.api.app import create_app
+from patchbay.config import Settings
 
 
 class Contract:
@@ -81,5 +83,7 @@ def _rebased(schema: Any) -> Any:
     return schema
 
 
-def document() -> dict[str, Any]:
-    return create_app().openapi()
+def document(data_dir: Path) -> dict[str, Any]:
+    """The document the app serves (an app is built, not started: nothing is opened)."""
+    settings = Settings(data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'unused.db'}")
+    return create_app(settings).openapi()

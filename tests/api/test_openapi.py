@@ -22,8 +22,8 @@ PUBLIC = {"/health", "/core/v1/oauth/callback"}  # no bearer token
 
 
 @pytest.fixture(scope="module")
-def doc():
-    return document()
+def doc(tmp_path_factory):
+    return document(tmp_path_factory.mktemp("openapi"))
 
 
 def operations(doc):

@@ -20,6 +20,17 @@ from ..schemas.common import errors
 router = APIRouter(prefix="/core/v1/oauth", tags=["oauth"])
 
 
+def _query(name: str, description: str, required: bool = False) -> dict:
+    """A query parameter the callback reads from the raw query string."""
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "description": description,
+        "schema": {"type": "string"},
+    }
+
+
 class StartAuthorization(BaseModel):
     model_config = ConfigDict(extra="ignore")
     serviceEnvironmentId: StrictStr = Field(description="An OAuth 2 service environment")
@@ -61,7 +72,15 @@ async def start_authorization(
     summary="OAuth 2 callback (the provider redirects here)",
     response_model=O.Authorized,
     responses=errors(400, 404, 502),
-    openapi_extra={"responses": {"302": {"description": "To the redirectUrl given at the start"}}},
+    openapi_extra={
+        "parameters": [
+            _query("state", "The single-use state given at the start", required=True),
+            _query("code", "The authorization code (on success)"),
+            _query("error", "The provider's error (on refusal)"),
+            _query("error_description", "The provider's explanation of the error"),
+        ],
+        "responses": {"302": {"description": "To the redirectUrl given at the start"}},
+    },
 )
 async def oauth_callback(request: Request, pf: Platform = Depends(platform)) -> Response:
     """No bearer token: the single-use ``state`` authenticates the request. Redirects to

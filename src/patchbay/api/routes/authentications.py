@@ -12,7 +12,7 @@ from ...services.platform import Platform
 from ..deps import platform, principal
 from ..responses import json_response
 from ..schemas import authentications as A
-from ..schemas.common import FIRST, FIRST_DESCRIPTION, errors
+from ..schemas.common import PageSize, errors
 
 router = APIRouter(prefix="/core/v1/authentications", tags=["authentications"])
 
@@ -55,7 +55,7 @@ async def create_authentication(
     responses=errors(400, 401, 429),
 )
 async def list_authentications(
-    first: int | None = Query(default=None, description=FIRST_DESCRIPTION, json_schema_extra=FIRST),
+    first: PageSize = None,
     cursor: str | None = Query(default=None),
     p: Principal = Depends(principal),
     pf: Platform = Depends(platform),

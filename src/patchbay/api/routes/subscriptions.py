@@ -14,7 +14,7 @@ from ...services.triggers.subscriptions import EVENT_STATUSES
 from ..deps import platform, principal
 from ..responses import json_response
 from ..schemas import subscriptions as S
-from ..schemas.common import FIRST, FIRST_DESCRIPTION, errors
+from ..schemas.common import PageSize, errors
 
 router = APIRouter(prefix="/core/v1/subscriptions", tags=["subscriptions"])
 
@@ -72,7 +72,7 @@ async def create_subscription(
     responses=errors(400, 401, 429),
 )
 async def list_subscriptions(
-    first: int | None = Query(default=None, description=FIRST_DESCRIPTION, json_schema_extra=FIRST),
+    first: PageSize = None,
     cursor: str | None = Query(default=None),
     p: Principal = Depends(principal),
     pf: Platform = Depends(platform),
@@ -133,7 +133,7 @@ async def list_events(
         description="pending, delivered, dead, cancelled",
         json_schema_extra={"enum": list(EVENT_STATUSES)},
     ),
-    first: int | None = Query(default=None, description=FIRST_DESCRIPTION, json_schema_extra=FIRST),
+    first: PageSize = None,
     cursor: str | None = Query(default=None),
     p: Principal = Depends(principal),
     pf: Platform = Depends(platform),
@@ -149,7 +149,7 @@ async def list_events(
 )
 async def list_dead_letters(
     subscription_id: str,
-    first: int | None = Query(default=None, description=FIRST_DESCRIPTION, json_schema_extra=FIRST),
+    first: PageSize = None,
     cursor: str | None = Query(default=None),
     p: Principal = Depends(principal),
     pf: Platform = Depends(platform),
@@ -213,7 +213,7 @@ async def replay_event(
 )
 async def list_deliveries(
     subscription_id: str,
-    first: int | None = Query(default=None, description=FIRST_DESCRIPTION, json_schema_extra=FIRST),
+    first: PageSize = None,
     cursor: str | None = Query(default=None),
     p: Principal = Depends(principal),
     pf: Platform = Depends(platform),

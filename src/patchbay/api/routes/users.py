@@ -10,7 +10,7 @@ from ...services.platform import Platform
 from ..deps import master, platform
 from ..responses import json_response
 from ..schemas import users as U
-from ..schemas.common import FIRST, FIRST_DESCRIPTION, errors
+from ..schemas.common import PageSize, errors
 
 router = APIRouter(prefix="/core/v1/users", tags=["users"])
 
@@ -59,7 +59,7 @@ async def create_user(
     responses=errors(400, 401, 403, 429),
 )
 async def list_users(
-    first: int | None = Query(default=None, description=FIRST_DESCRIPTION, json_schema_extra=FIRST),
+    first: PageSize = None,
     cursor: str | None = Query(default=None),
     p: Principal = Depends(master),
     pf: Platform = Depends(platform),

@@ -19,7 +19,7 @@ from ..deps import master, platform
 from ..hook_endpoint import answer_hook
 from ..responses import json_response
 from ..schemas import workflows as W
-from ..schemas.common import FIRST, FIRST_DESCRIPTION, errors
+from ..schemas.common import PageSize, errors
 from .workflow_import import body_openapi
 
 router = APIRouter(prefix="/core/v1/workflows", tags=["workflows"])
@@ -48,7 +48,7 @@ async def create_workflow(
     responses=errors(400, 401, 403, 429),
 )
 async def list_workflows(
-    first: int | None = Query(default=None, description=FIRST_DESCRIPTION, json_schema_extra=FIRST),
+    first: PageSize = None,
     cursor: str | None = Query(default=None),
     p: Principal = Depends(master),
     pf: Platform = Depends(platform),
@@ -204,7 +204,7 @@ async def list_runs(
     trigger: str | None = Query(default=None, description="webhook, manual, a trigger name"),
     since: datetime | None = Query(default=None, description="created at or after"),
     until: datetime | None = Query(default=None, description="created before"),
-    first: int | None = Query(default=None, description=FIRST_DESCRIPTION, json_schema_extra=FIRST),
+    first: PageSize = None,
     cursor: str | None = Query(default=None),
     p: Principal = Depends(master),
     pf: Platform = Depends(platform),

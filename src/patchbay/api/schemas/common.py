@@ -3,11 +3,12 @@ statuses a route declares."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import Query
 from pydantic import BaseModel
 
-from ...services.cursors import MAX_PAGE
+from ...services.cursors import DEFAULT_PAGE, MAX_PAGE
 
 
 class Error(BaseModel):
@@ -56,7 +57,12 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": Error, "description": _MEANING[s]} for s in statuses}
 
 
-# Query parameters' documented bounds and values. The bounds are checked by the services
-# (with their own error codes), so they are declared in the schema only.
-FIRST = {"minimum": 1, "maximum": MAX_PAGE}
-FIRST_DESCRIPTION = f"Page size, 1 to {MAX_PAGE} (default 20)"
+# The page size query parameter. Its bounds are checked by the service (with its own error
+# code, invalid_page_size), so they are declared in the document only.
+PageSize = Annotated[
+    int | None,
+    Query(
+        description=f"Page size, 1 to {MAX_PAGE} (default {DEFAULT_PAGE})",
+        json_schema_extra={"minimum": 1, "maximum": MAX_PAGE},
+    ),
+]

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from .. import __version__
 from ..config import Settings
 from ..services.platform import Platform
-from . import errors
+from . import errors, openapi
 from .call_endpoint import CallConnectorFastPath
 from .edge import RequestEdge
 from .hook_endpoint import HookEndpoint
@@ -29,6 +29,7 @@ from .routes import (
     workflow_import,
     workflows,
 )
+from .schemas.common import Health
 
 
 def create_app(settings: Settings | None = None, platform: Platform | None = None) -> FastAPI:
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.state.platform = platform
     app.state.first_master_token = None
     errors.install(app)
+    openapi.install(app)
     for module in (
         connectors,
         triggers,
@@ -82,7 +84,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         app.include_router(module.router)
     app.include_router(workflows.hooks)
 
-    @app.get("/health", tags=["meta"], summary="Liveness")
+    @app.get("/health", tags=["meta"], summary="Liveness", response_model=Health)
     async def health():
         return {"status": "ok"}
 

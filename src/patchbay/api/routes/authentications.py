@@ -11,6 +11,8 @@ from ...services.identity.principal import Principal
 from ...services.platform import Platform
 from ..deps import platform, principal
 from ..responses import json_response
+from ..schemas import authentications as A
+from ..schemas.common import PageSize, errors
 
 router = APIRouter(prefix="/core/v1/authentications", tags=["authentications"])
 
@@ -34,16 +36,26 @@ class UpdateAuthentication(BaseModel):
     onPremAgentGroupId: StrictStr | None = None
 
 
-@router.post("", summary="Create an authentication")
+@router.post(
+    "",
+    summary="Create an authentication",
+    response_model=A.AuthenticationId,
+    responses=errors(400, 401, 404, 413, 429),
+)
 async def create_authentication(
     body: CreateAuthentication, p: Principal = Depends(principal), pf: Platform = Depends(platform)
 ):
     return json_response(await pf.authentications.create(p, body.model_dump()))
 
 
-@router.get("", summary="List the caller's authentications")
+@router.get(
+    "",
+    summary="List the caller's authentications",
+    response_model=A.Authentications,
+    responses=errors(400, 401, 429),
+)
 async def list_authentications(
-    first: int | None = Query(default=None),
+    first: PageSize = None,
     cursor: str | None = Query(default=None),
     p: Principal = Depends(principal),
     pf: Platform = Depends(platform),
@@ -51,14 +63,24 @@ async def list_authentications(
     return json_response(await pf.authentications.list(p, first, cursor))
 
 
-@router.get("/{auth_id}", summary="Get an authentication")
+@router.get(
+    "/{auth_id}",
+    summary="Get an authentication",
+    response_model=A.Authentication,
+    responses=errors(400, 401, 404, 429),
+)
 async def get_authentication(
     auth_id: str, p: Principal = Depends(principal), pf: Platform = Depends(platform)
 ):
     return json_response(await pf.authentications.get(p, auth_id))
 
 
-@router.get("/{auth_id}/full", summary="Get an authentication with its credentials")
+@router.get(
+    "/{auth_id}/full",
+    summary="Get an authentication with its credentials",
+    response_model=A.FullAuthentication,
+    responses=errors(400, 401, 404, 429, 502),
+)
 async def get_full_authentication(
     auth_id: str,
     forceRefresh: StrictBool = Query(default=False),
@@ -68,7 +90,12 @@ async def get_full_authentication(
     return json_response(await pf.authentications.full(p, auth_id, force_refresh=forceRefresh))
 
 
-@router.put("/{auth_id}", summary="Update an authentication")
+@router.put(
+    "/{auth_id}",
+    summary="Update an authentication",
+    response_model=A.Authentication,
+    responses=errors(400, 401, 404, 413, 429),
+)
 async def update_authentication(
     auth_id: str,
     body: UpdateAuthentication,
@@ -78,7 +105,12 @@ async def update_authentication(
     return json_response(await pf.authentications.update(p, auth_id, body.model_dump()))
 
 
-@router.delete("/{auth_id}", status_code=204, summary="Delete an authentication")
+@router.delete(
+    "/{auth_id}",
+    status_code=204,
+    summary="Delete an authentication",
+    responses=errors(400, 401, 404, 429),
+)
 async def delete_authentication(
     auth_id: str, p: Principal = Depends(principal), pf: Platform = Depends(platform)
 ):

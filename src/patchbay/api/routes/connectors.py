@@ -10,16 +10,28 @@ from ...services.platform import Platform
 from ..call_endpoint import CallBody, answer_call
 from ..deps import platform, principal
 from ..responses import json_response
+from ..schemas import connectors as C
+from ..schemas.common import errors
 
 router = APIRouter(prefix="/core/v1/connectors", tags=["connectors"])
 
 
-@router.get("", summary="List connectors")
+@router.get(
+    "",
+    summary="List connectors",
+    response_model=C.Connectors,
+    responses=errors(400, 401, 429),
+)
 async def list_connectors(_: Principal = Depends(principal), pf: Platform = Depends(platform)):
     return json_response(pf.catalog.connectors())
 
 
-@router.get("/{name}/versions/{version}/operations", summary="List a connector's operations")
+@router.get(
+    "/{name}/versions/{version}/operations",
+    summary="List a connector's operations",
+    response_model=C.Operations,
+    responses=errors(400, 401, 404, 429),
+)
 async def list_operations(
     name: str, version: str, _: Principal = Depends(principal), pf: Platform = Depends(platform)
 ):
@@ -29,6 +41,10 @@ async def list_operations(
 @router.post(
     "/{name}/versions/{version}/call",
     summary="Call a connector operation",
+    responses={
+        200: {"model": C.CallResult, "description": "The operation's outcome and output"},
+        **errors(400, 401, 404, 409, 413, 422, 429),
+    },
     openapi_extra={
         "requestBody": {
             "required": True,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from ...connectors.sdk import IncomingRequest
+from ..schemas.common import IntakeAck, errors
 
 router = APIRouter(tags=["intake"])
 
@@ -14,6 +15,11 @@ router = APIRouter(tags=["intake"])
 @router.post(
     "/intake/{intake_id}",
     summary="A subscription's public intake URL",
+    responses={
+        200: {"model": IntakeAck, "description": "Received (or the trigger's own answer)"},
+        "default": {"description": "The trigger's own answer (a challenge echo, TwiML...)"},
+        **errors(400, 401, 404, 410, 413, 503),
+    },
     description="Where a service (Segment, Shopify, Twilio, the TMU Platform, any webhook) "
     "sends events for one subscription. No bearer token: the unguessable id names the "
     "subscription and the trigger verifies the request. The raw request is committed "

@@ -14,8 +14,21 @@ from ...services.identity.principal import Principal
 from ...services.platform import Platform
 from ..deps import platform, principal
 from ..responses import json_response
+from ..schemas import oauth as O
+from ..schemas.common import errors
 
 router = APIRouter(prefix="/core/v1/oauth", tags=["oauth"])
+
+
+def _query(name: str, description: str, required: bool = False) -> dict:
+    """A query parameter the callback reads from the raw query string."""
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "description": description,
+        "schema": {"type": "string"},
+    }
 
 
 class StartAuthorization(BaseModel):
@@ -39,7 +52,12 @@ class StartAuthorization(BaseModel):
     )
 
 
-@router.post("/authorize", summary="Start an OAuth 2 authorization")
+@router.post(
+    "/authorize",
+    summary="Start an OAuth 2 authorization",
+    response_model=O.Authorization,
+    responses=errors(400, 401, 404, 413, 429),
+)
 async def start_authorization(
     body: StartAuthorization, p: Principal = Depends(principal), pf: Platform = Depends(platform)
 ):
@@ -49,7 +67,21 @@ async def start_authorization(
     return json_response(await pf.oauth.start(p, body.model_dump()))
 
 
-@router.get("/callback", summary="OAuth 2 callback (the provider redirects here)")
+@router.get(
+    "/callback",
+    summary="OAuth 2 callback (the provider redirects here)",
+    response_model=O.Authorized,
+    responses=errors(400, 404, 502),
+    openapi_extra={
+        "parameters": [
+            _query("state", "The single-use state given at the start", required=True),
+            _query("code", "The authorization code (on success)"),
+            _query("error", "The provider's error (on refusal)"),
+            _query("error_description", "The provider's explanation of the error"),
+        ],
+        "responses": {"302": {"description": "To the redirectUrl given at the start"}},
+    },
+)
 async def oauth_callback(request: Request, pf: Platform = Depends(platform)) -> Response:
     """No bearer token: the single-use ``state`` authenticates the request. Redirects to
     the ``redirectUrl`` given at the start with ``?authenticationId=``, else answers

@@ -8,11 +8,18 @@ from ...services.identity.principal import Principal
 from ...services.platform import Platform
 from ..deps import platform, principal
 from ..responses import json_response
+from ..schemas import connectors as C
+from ..schemas.common import errors
 
 router = APIRouter(prefix="/core/v1/services", tags=["authentications"])
 
 
-@router.get("/{name}/versions/{version}/environments", summary="List service environments")
+@router.get(
+    "/{name}/versions/{version}/environments",
+    summary="List service environments",
+    response_model=C.Environments,
+    responses=errors(400, 401, 404, 429),
+)
 async def list_environments(
     name: str, version: str, _: Principal = Depends(principal), pf: Platform = Depends(platform)
 ):

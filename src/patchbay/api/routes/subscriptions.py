@@ -10,8 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from ...services.identity.principal import Principal
 from ...services.platform import Platform
+from ...services.triggers.subscriptions import EVENT_STATUSES
 from ..deps import platform, principal
 from ..responses import json_response
+from ..schemas import subscriptions as S
+from ..schemas.common import PageSize, errors
 
 router = APIRouter(prefix="/core/v1/subscriptions", tags=["subscriptions"])
 
@@ -50,16 +53,26 @@ class Replay(BaseModel):
     eventIds: list[StrictStr] | None = Field(default=None, max_length=1000)
 
 
-@router.post("", summary="Create a subscription")
+@router.post(
+    "",
+    summary="Create a subscription",
+    response_model=S.CreatedSubscription,
+    responses=errors(400, 401, 404, 413, 429),
+)
 async def create_subscription(
     body: CreateSubscription, p: Principal = Depends(principal), pf: Platform = Depends(platform)
 ):
     return json_response(await pf.subscriptions.create(p, body.model_dump()))
 
 
-@router.get("", summary="List subscriptions")
+@router.get(
+    "",
+    summary="List subscriptions",
+    response_model=S.Subscriptions,
+    responses=errors(400, 401, 429),
+)
 async def list_subscriptions(
-    first: int | None = Query(default=None),
+    first: PageSize = None,
     cursor: str | None = Query(default=None),
     p: Principal = Depends(principal),
     pf: Platform = Depends(platform),
@@ -67,21 +80,36 @@ async def list_subscriptions(
     return json_response(await pf.subscriptions.list(p, first, cursor))
 
 
-@router.get("/{subscription_id}", summary="Get a subscription")
+@router.get(
+    "/{subscription_id}",
+    summary="Get a subscription",
+    response_model=S.Subscription,
+    responses=errors(400, 401, 404, 429),
+)
 async def get_subscription(
     subscription_id: str, p: Principal = Depends(principal), pf: Platform = Depends(platform)
 ):
     return json_response(await pf.subscriptions.get(p, subscription_id))
 
 
-@router.delete("/{subscription_id}", status_code=204, summary="Delete a subscription")
+@router.delete(
+    "/{subscription_id}",
+    status_code=204,
+    summary="Delete a subscription",
+    responses=errors(400, 401, 404, 429),
+)
 async def delete_subscription(
     subscription_id: str, p: Principal = Depends(principal), pf: Platform = Depends(platform)
 ):
     await pf.subscriptions.delete(p, subscription_id)
 
 
-@router.post("/{subscription_id}/signing-key", summary="Rotate the signing key")
+@router.post(
+    "/{subscription_id}/signing-key",
+    summary="Rotate the signing key",
+    response_model=S.SigningKey,
+    responses=errors(400, 401, 404, 413, 429),
+)
 async def rotate_signing_key(
     subscription_id: str,
     body: RotateKey | None = None,
@@ -92,11 +120,20 @@ async def rotate_signing_key(
     return json_response(await pf.subscriptions.rotate_signing_key(p, subscription_id, overlap))
 
 
-@router.get("/{subscription_id}/events", summary="List a subscription's events")
+@router.get(
+    "/{subscription_id}/events",
+    summary="List a subscription's events",
+    response_model=S.Events,
+    responses=errors(400, 401, 404, 429),
+)
 async def list_events(
     subscription_id: str,
-    status: str | None = Query(default=None, description="pending, delivered, dead, cancelled"),
-    first: int | None = Query(default=None),
+    status: str | None = Query(
+        default=None,
+        description="pending, delivered, dead, cancelled",
+        json_schema_extra={"enum": list(EVENT_STATUSES)},
+    ),
+    first: PageSize = None,
     cursor: str | None = Query(default=None),
     p: Principal = Depends(principal),
     pf: Platform = Depends(platform),
@@ -104,10 +141,15 @@ async def list_events(
     return json_response(await pf.subscriptions.events(p, subscription_id, status, first, cursor))
 
 
-@router.get("/{subscription_id}/dead-letters", summary="List a subscription's dead letters")
+@router.get(
+    "/{subscription_id}/dead-letters",
+    summary="List a subscription's dead letters",
+    response_model=S.Events,
+    responses=errors(400, 401, 404, 429),
+)
 async def list_dead_letters(
     subscription_id: str,
-    first: int | None = Query(default=None),
+    first: PageSize = None,
     cursor: str | None = Query(default=None),
     p: Principal = Depends(principal),
     pf: Platform = Depends(platform),
@@ -115,7 +157,12 @@ async def list_dead_letters(
     return json_response(await pf.subscriptions.events(p, subscription_id, "dead", first, cursor))
 
 
-@router.post("/{subscription_id}/events/replay", summary="Replay events in bulk")
+@router.post(
+    "/{subscription_id}/events/replay",
+    summary="Replay events in bulk",
+    response_model=S.Replayed,
+    responses=errors(400, 401, 404, 413, 429),
+)
 async def replay_events(
     subscription_id: str,
     body: Replay | None = None,
@@ -128,7 +175,12 @@ async def replay_events(
     )
 
 
-@router.get("/{subscription_id}/events/{event_id}", summary="Get an event and its deliveries")
+@router.get(
+    "/{subscription_id}/events/{event_id}",
+    summary="Get an event and its deliveries",
+    response_model=S.EventWithDeliveries,
+    responses=errors(400, 401, 404, 429),
+)
 async def get_event(
     subscription_id: str,
     event_id: str,
@@ -138,7 +190,12 @@ async def get_event(
     return json_response(await pf.subscriptions.event(p, subscription_id, event_id))
 
 
-@router.post("/{subscription_id}/events/{event_id}/replay", summary="Replay one event")
+@router.post(
+    "/{subscription_id}/events/{event_id}/replay",
+    summary="Replay one event",
+    response_model=S.Event,
+    responses=errors(400, 401, 404, 429),
+)
 async def replay_event(
     subscription_id: str,
     event_id: str,
@@ -148,10 +205,15 @@ async def replay_event(
     return json_response(await pf.subscriptions.replay(p, subscription_id, event_id))
 
 
-@router.get("/{subscription_id}/deliveries", summary="A subscription's delivery log")
+@router.get(
+    "/{subscription_id}/deliveries",
+    summary="A subscription's delivery log",
+    response_model=S.Deliveries,
+    responses=errors(400, 401, 404, 429),
+)
 async def list_deliveries(
     subscription_id: str,
-    first: int | None = Query(default=None),
+    first: PageSize = None,
     cursor: str | None = Query(default=None),
     p: Principal = Depends(principal),
     pf: Platform = Depends(platform),

@@ -8,16 +8,28 @@ from ...services.identity.principal import Principal
 from ...services.platform import Platform
 from ..deps import platform, principal
 from ..responses import json_response
+from ..schemas import connectors as C
+from ..schemas.common import errors
 
 router = APIRouter(prefix="/core/v1/triggers", tags=["triggers"])
 
 
-@router.get("", summary="List triggers")
+@router.get(
+    "",
+    summary="List triggers",
+    response_model=C.Triggers,
+    responses=errors(400, 401, 429),
+)
 async def list_triggers(_: Principal = Depends(principal), pf: Platform = Depends(platform)):
     return json_response(pf.catalog.triggers())
 
 
-@router.get("/{name}/versions/{version}/operations", summary="List a trigger's operations")
+@router.get(
+    "/{name}/versions/{version}/operations",
+    summary="List a trigger's operations",
+    response_model=C.Operations,
+    responses=errors(400, 401, 404, 429),
+)
 async def list_trigger_operations(
     name: str, version: str, _: Principal = Depends(principal), pf: Platform = Depends(platform)
 ):

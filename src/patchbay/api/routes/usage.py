@@ -10,11 +10,18 @@ from ...services.identity.principal import Principal
 from ...services.platform import Platform
 from ..deps import master, platform
 from ..responses import json_response
+from ..schemas.common import errors
+from ..schemas.usage import Usage
 
 router = APIRouter(prefix="/core/v1/usage", tags=["usage"])
 
 
-@router.get("", summary="Tasks per user per day")
+@router.get(
+    "",
+    summary="Tasks per user per day",
+    response_model=Usage,
+    responses=errors(400, 401, 403, 429),
+)
 async def usage(
     start: date | None = Query(default=None, alias="from"),
     end: date | None = Query(default=None, alias="to"),

@@ -9,6 +9,8 @@ from ...services.identity.principal import Principal
 from ...services.platform import Platform
 from ..deps import master, platform
 from ..responses import json_response
+from ..schemas import users as U
+from ..schemas.common import PageSize, errors
 
 router = APIRouter(prefix="/core/v1/users", tags=["users"])
 
@@ -34,7 +36,13 @@ class CreateToken(BaseModel):
     )
 
 
-@router.post("", status_code=201, summary="Create an end user")
+@router.post(
+    "",
+    status_code=201,
+    summary="Create an end user",
+    response_model=U.User,
+    responses=errors(400, 401, 403, 409, 413, 429),
+)
 async def create_user(
     body: CreateUser, p: Principal = Depends(master), pf: Platform = Depends(platform)
 ):
@@ -44,9 +52,14 @@ async def create_user(
     return json_response(user, 201)
 
 
-@router.get("", summary="List end users")
+@router.get(
+    "",
+    summary="List end users",
+    response_model=U.Users,
+    responses=errors(400, 401, 403, 429),
+)
 async def list_users(
-    first: int | None = Query(default=None),
+    first: PageSize = None,
     cursor: str | None = Query(default=None),
     p: Principal = Depends(master),
     pf: Platform = Depends(platform),
@@ -54,12 +67,22 @@ async def list_users(
     return json_response(await pf.users.list(p, first, cursor))
 
 
-@router.get("/{user_id}", summary="Get an end user")
+@router.get(
+    "/{user_id}",
+    summary="Get an end user",
+    response_model=U.User,
+    responses=errors(400, 401, 403, 404, 429),
+)
 async def get_user(user_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)):
     return json_response(await pf.users.get(p, user_id))
 
 
-@router.patch("/{user_id}", summary="Update an end user")
+@router.patch(
+    "/{user_id}",
+    summary="Update an end user",
+    response_model=U.User,
+    responses=errors(400, 401, 403, 404, 409, 413, 429),
+)
 async def update_user(
     user_id: str, body: UpdateUser, p: Principal = Depends(master), pf: Platform = Depends(platform)
 ):
@@ -67,14 +90,25 @@ async def update_user(
     return json_response(await pf.users.update(p, user_id, changes))
 
 
-@router.delete("/{user_id}", status_code=204, summary="Delete an end user")
+@router.delete(
+    "/{user_id}",
+    status_code=204,
+    summary="Delete an end user",
+    responses=errors(400, 401, 403, 404, 429),
+)
 async def delete_user(
     user_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
 ):
     await pf.users.delete(p, user_id)
 
 
-@router.post("/{user_id}/tokens", status_code=201, summary="Create a user token")
+@router.post(
+    "/{user_id}/tokens",
+    status_code=201,
+    summary="Create a user token",
+    response_model=U.UserToken,
+    responses=errors(400, 401, 403, 404, 413, 429),
+)
 async def create_user_token(
     user_id: str,
     body: CreateToken | None = None,
@@ -88,7 +122,12 @@ async def create_user_token(
     )
 
 
-@router.delete("/{user_id}/tokens", status_code=204, summary="Revoke all of a user's tokens")
+@router.delete(
+    "/{user_id}/tokens",
+    status_code=204,
+    summary="Revoke all of a user's tokens",
+    responses=errors(400, 401, 403, 404, 429),
+)
 async def revoke_user_tokens(
     user_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
 ):

@@ -12,6 +12,8 @@ from ...services.platform import Platform
 from ...services.workflows.tray_import import YAML_MEDIA_TYPE, WorkflowImporter, parse_body
 from ..deps import master, platform
 from ..responses import json_response
+from ..schemas.common import errors
+from ..schemas.workflows import Imported
 
 router = APIRouter(prefix="/core/v1/workflows", tags=["workflows"])
 
@@ -35,6 +37,8 @@ def body_openapi(description: str) -> dict[str, Any]:
     "/import",
     status_code=201,
     summary="Import a Tray export",
+    response_model=Imported,
+    responses=errors(400, 401, 403, 413, 415, 429),
     openapi_extra=body_openapi(
         'A Tray export file: {"tray_export_version": 4, "export_type": "workflow" | '
         '"project", "workflows": [...], "projects": []}'

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
@@ -18,6 +18,8 @@ from ...services.workflows.tray_import import YAML_MEDIA_TYPE, parse_body, to_ya
 from ..deps import master, platform
 from ..hook_endpoint import answer_hook
 from ..responses import json_response
+from ..schemas import workflows as W
+from ..schemas.common import PageSize, errors
 from .workflow_import import body_openapi
 
 router = APIRouter(prefix="/core/v1/workflows", tags=["workflows"])
@@ -28,6 +30,8 @@ hooks = APIRouter(tags=["workflows"])
     "",
     status_code=201,
     summary="Create a workflow",
+    response_model=W.SavedWorkflow,
+    responses=errors(400, 401, 403, 413, 415, 429),
     openapi_extra=body_openapi("One workflow in Tray's export shape (JSON or YAML)"),
 )
 async def create_workflow(
@@ -37,9 +41,14 @@ async def create_workflow(
     return json_response(await pf.workflows.create(p, body), 201)
 
 
-@router.get("", summary="List workflows")
+@router.get(
+    "",
+    summary="List workflows",
+    response_model=W.Workflows,
+    responses=errors(400, 401, 403, 429),
+)
 async def list_workflows(
-    first: int | None = Query(default=None),
+    first: PageSize = None,
     cursor: str | None = Query(default=None),
     p: Principal = Depends(master),
     pf: Platform = Depends(platform),
@@ -47,7 +56,12 @@ async def list_workflows(
     return json_response(await pf.workflows.list(p, first, cursor))
 
 
-@router.get("/{workflow_id}", summary="Get a workflow and its current definition")
+@router.get(
+    "/{workflow_id}",
+    summary="Get a workflow and its current definition",
+    response_model=W.WorkflowDefinition,
+    responses=errors(400, 401, 403, 404, 429),
+)
 async def get_workflow(
     workflow_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
 ):
@@ -57,6 +71,8 @@ async def get_workflow(
 @router.put(
     "/{workflow_id}",
     summary="Save a new version of a workflow",
+    response_model=W.SavedWorkflow,
+    responses=errors(400, 401, 403, 404, 413, 415, 429),
     openapi_extra=body_openapi("One workflow in Tray's export shape (JSON or YAML)"),
 )
 async def update_workflow(
@@ -69,35 +85,60 @@ async def update_workflow(
     return json_response(await pf.workflows.update(p, workflow_id, body))
 
 
-@router.delete("/{workflow_id}", status_code=204, summary="Delete a workflow")
+@router.delete(
+    "/{workflow_id}",
+    status_code=204,
+    summary="Delete a workflow",
+    responses=errors(400, 401, 403, 404, 429),
+)
 async def delete_workflow(
     workflow_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
 ):
     await pf.workflows.delete(p, workflow_id)
 
 
-@router.post("/{workflow_id}/enable", summary="Enable a workflow")
+@router.post(
+    "/{workflow_id}/enable",
+    summary="Enable a workflow",
+    response_model=W.Workflow,
+    responses=errors(400, 401, 403, 404, 429),
+)
 async def enable_workflow(
     workflow_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
 ):
     return json_response(await pf.workflows.set_enabled(p, workflow_id, True))
 
 
-@router.post("/{workflow_id}/disable", summary="Disable a workflow")
+@router.post(
+    "/{workflow_id}/disable",
+    summary="Disable a workflow",
+    response_model=W.Workflow,
+    responses=errors(400, 401, 403, 404, 429),
+)
 async def disable_workflow(
     workflow_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
 ):
     return json_response(await pf.workflows.set_enabled(p, workflow_id, False))
 
 
-@router.get("/{workflow_id}/versions", summary="List a workflow's versions")
+@router.get(
+    "/{workflow_id}/versions",
+    summary="List a workflow's versions",
+    response_model=W.WorkflowVersions,
+    responses=errors(400, 401, 403, 404, 429),
+)
 async def list_versions(
     workflow_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
 ):
     return json_response(await pf.workflows.versions(p, workflow_id))
 
 
-@router.post("/{workflow_id}/versions/{version}/rollback", summary="Roll back to a version")
+@router.post(
+    "/{workflow_id}/versions/{version}/rollback",
+    summary="Roll back to a version",
+    response_model=W.WorkflowDefinition,
+    responses=errors(400, 401, 403, 404, 429),
+)
 async def rollback(
     workflow_id: str,
     version: int,
@@ -107,7 +148,15 @@ async def rollback(
     return json_response(await pf.workflows.rollback(p, workflow_id, version))
 
 
-@router.get("/{workflow_id}/export", summary="Export as a tray_export_version 4 file")
+@router.get(
+    "/{workflow_id}/export",
+    summary="Export as a tray_export_version 4 file",
+    response_model=W.Export,
+    responses=errors(400, 401, 403, 404, 429),
+    openapi_extra={
+        "responses": {"200": {"content": {YAML_MEDIA_TYPE: {"schema": {"type": "string"}}}}}
+    },
+)
 async def export_workflow(
     workflow_id: str,
     format: Literal["json", "yaml"] = Query(default="json"),
@@ -120,7 +169,13 @@ async def export_workflow(
     return json_response(export)
 
 
-@router.post("/{workflow_id}/runs", status_code=201, summary="Start a manual run")
+@router.post(
+    "/{workflow_id}/runs",
+    status_code=201,
+    summary="Start a manual run",
+    response_model=W.Run,
+    responses=errors(400, 401, 403, 404, 413, 429),
+)
 async def start_run(
     workflow_id: str,
     request: Request,
@@ -135,14 +190,21 @@ async def start_run(
     return json_response(await pf.runs.start(p, workflow_id, trigger_output), 201)
 
 
-@router.get("/{workflow_id}/runs", summary="List a workflow's runs")
+@router.get(
+    "/{workflow_id}/runs",
+    summary="List a workflow's runs",
+    response_model=W.Runs,
+    responses=errors(400, 401, 403, 404, 429),
+)
 async def list_runs(
     workflow_id: str,
-    status: str | None = Query(default=None),
+    status: str | None = Query(
+        default=None, json_schema_extra={"enum": list(get_args(W.RunStatus))}
+    ),
     trigger: str | None = Query(default=None, description="webhook, manual, a trigger name"),
     since: datetime | None = Query(default=None, description="created at or after"),
     until: datetime | None = Query(default=None, description="created before"),
-    first: int | None = Query(default=None),
+    first: PageSize = None,
     cursor: str | None = Query(default=None),
     p: Principal = Depends(master),
     pf: Platform = Depends(platform),
@@ -154,7 +216,12 @@ async def list_runs(
     )
 
 
-@router.get("/{workflow_id}/runs/{run_id}", summary="Get a run with its steps")
+@router.get(
+    "/{workflow_id}/runs/{run_id}",
+    summary="Get a run with its steps",
+    response_model=W.RunDetail,
+    responses=errors(400, 401, 403, 404, 429),
+)
 async def get_run(
     workflow_id: str, run_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
 ):
@@ -165,6 +232,15 @@ async def get_run(
     "/{workflow_id}/runs/{run_id}/payloads/{payload_id}",
     summary="Download a stored payload a run refers to",
     response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The payload's bytes, with its content type",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        },
+        **errors(400, 401, 403, 404, 429),
+    },
 )
 async def get_payload(
     workflow_id: str,
@@ -183,7 +259,12 @@ async def get_payload(
     )
 
 
-@router.post("/{workflow_id}/runs/{run_id}/cancel", summary="Cancel a run")
+@router.post(
+    "/{workflow_id}/runs/{run_id}/cancel",
+    summary="Cancel a run",
+    response_model=W.Run,
+    responses=errors(400, 401, 403, 404, 429),
+)
 async def cancel_run(
     workflow_id: str, run_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
 ):
@@ -196,7 +277,13 @@ class ReplayBody(BaseModel):
     version: Literal["original", "latest"] = "original"
 
 
-@router.post("/{workflow_id}/runs/{run_id}/replay", status_code=201, summary="Replay a run")
+@router.post(
+    "/{workflow_id}/runs/{run_id}/replay",
+    status_code=201,
+    summary="Replay a run",
+    response_model=W.Run,
+    responses=errors(400, 401, 403, 404, 413, 429),
+)
 async def replay_run(
     workflow_id: str,
     run_id: str,
@@ -211,7 +298,20 @@ async def replay_run(
     )
 
 
-@hooks.post("/hooks/{trigger_id}", status_code=202, summary="A workflow's webhook trigger")
+@hooks.post(
+    "/hooks/{trigger_id}",
+    status_code=202,
+    summary="A workflow's webhook trigger",
+    responses={
+        202: {"model": W.HookAccepted, "description": "The run is stored (fire and forget)"},
+        200: {
+            "model": W.HookFinished,
+            "description": "await_response: the run succeeded without a reply step",
+        },
+        "default": {"description": "await_response: the workflow's trigger reply, as sent"},
+        **errors(400, 404, 413, 504),
+    },
+)
 async def workflow_hook(trigger_id: str, request: Request, pf: Platform = Depends(platform)):
     """Starts a run of an enabled workflow with the request (``body``, ``headers``,
     ``query``, ``method``) as its trigger output; answers 202 ``{"runId"}`` once the run is

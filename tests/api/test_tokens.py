@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select, update
 
+from patchbay.services.errors import Unauthorized
+from patchbay.services.identity.tokens import Identity
 from patchbay.storage.models import ApiToken
 
 USERS = "/core/v1/users"
@@ -164,3 +168,41 @@ async def test_tokens_are_stored_hashed(api):
         rows = (await s.scalars(select(ApiToken))).all()
     stored = " ".join(f"{r.token_hash} {r.prefix}" for r in rows)
     assert token not in stored and api.master_token not in stored
+
+
+async def test_token_revoked_by_another_process_stops_within_the_cache_ttl(api):
+    """Another server process (its own verification cache, the same database) keeps a
+    revoked token for at most its cache time, then refuses it."""
+    identity = api.platform.identity
+    issued = await identity.create_master_token(api.platform.default_org_id, "elsewhere")
+    other = Identity(api.platform.db, cache_seconds=0.3)
+    assert (await other.authenticate(issued.token)).token_id == issued.id  # now cached there
+
+    await identity.revoke_token(issued.id)
+    revoked_at = time.monotonic()
+    api.expect_error(await api.client.get(USERS, headers=api.auth(issued.token)), 401)
+    while True:
+        try:
+            await other.authenticate(issued.token)
+        except Unauthorized as exc:
+            assert exc.code == "invalid_token"
+            break
+        assert time.monotonic() - revoked_at < 0.3 + 0.2, "still accepted after the cache time"
+        await asyncio.sleep(0.02)
+
+
+async def test_verification_cache_evicts_the_least_recently_used(api):
+    """A full cache drops its least recently used token, not every token: a recently used
+    one stays verified from memory (even once revoked behind the cache's back)."""
+    org = api.platform.default_org_id
+    identity = Identity(api.platform.db, cache_seconds=60, cache_size=2)
+    a, b, c = [await api.platform.identity.create_master_token(org, n) for n in "abc"]
+    for issued in (a, b, a, c):  # b is the least recently used when c comes in
+        await identity.authenticate(issued.token)
+    async with api.platform.db.session() as s:
+        await s.execute(update(ApiToken).values(revoked_at=datetime.now(UTC)))
+        await s.commit()
+    assert (await identity.authenticate(a.token)).token_id == a.id  # kept in memory
+    assert (await identity.authenticate(c.token)).token_id == c.id
+    with pytest.raises(Unauthorized):  # evicted: read again, and found revoked
+        await identity.authenticate(b.token)

@@ -15,6 +15,7 @@ import time
 
 from starlette.exceptions import HTTPException
 
+from ..ratelimit import TokenBucket, buckets
 from .responses import error_body
 
 CALL_PATH = re.compile(r"^/core/v1/connectors/[^/]+/versions/[^/]+/call/?$")
@@ -89,20 +90,12 @@ class BodyLimit:
         return f"Request body exceeds {self.max_bytes} bytes"
 
 
-class TokenBucket:
-    __slots__ = ("tokens", "updated")
-
-    def __init__(self, tokens: float, updated: float) -> None:
-        self.tokens = tokens
-        self.updated = updated
-
-
 class RateLimit:
     def __init__(self, app, per_second: float, burst: int) -> None:
         self.app = app
         self.rate = per_second
         self.burst = burst
-        self.buckets: dict[bytes, TokenBucket] = {}
+        self.buckets = buckets()  # bearer token's SHA-256 -> TokenBucket
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or self.rate <= 0 or CALL_PATH.match(scope["path"]):
@@ -115,15 +108,12 @@ class RateLimit:
         if key is None:  # unauthenticated requests are answered 401 without limit cost
             return await self.app(scope, receive, send)
         now = time.monotonic()
-        bucket = self.buckets.get(key)
-        if bucket is None:
-            if len(self.buckets) > 100_000:
-                self.buckets.clear()
-            bucket = self.buckets[key] = TokenBucket(float(self.burst), now)
-        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
-        bucket.updated = now
-        if bucket.tokens < 1:
-            wait = (1 - bucket.tokens) / self.rate
+        try:
+            bucket = self.buckets[key]
+        except KeyError:
+            bucket = self.buckets[key] = TokenBucket(self.rate, self.burst, now)
+        wait = bucket.take(now)
+        if wait:
             headers = self._headers(0, wait)
             headers.append((b"retry-after", str(max(1, math.ceil(wait))).encode()))
             return await _send_error(
@@ -133,8 +123,7 @@ class RateLimit:
                 "rate_limited",
                 headers,
             )
-        bucket.tokens -= 1
-        extra = self._headers(int(bucket.tokens), (self.burst - bucket.tokens) / self.rate)
+        extra = self._headers(int(bucket.tokens), bucket.until_full())
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":

@@ -29,6 +29,8 @@ from patchbay.connectors.sdk import (
     operation,
     raw_http_request,
 )
+from patchbay.connectors.sdk.http import HttpClientPool
+from patchbay.connectors.sdk.outbound import OutboundPolicy
 from patchbay.connectors.sdk.runner import run_operation
 from patchbay.testing.fakeserver import serve_in_thread
 
@@ -393,5 +395,17 @@ async def test_no_response_is_read_past_the_pools_cap(service, name, path):
             assert result.output == {"size": 3 * 2**20}
         finally:
             await roomy.aclose()
+    finally:
+        await pool.aclose()
+
+
+async def test_client_pool_drops_the_least_recently_used_base_url_only():
+    pool = HttpClientPool(OutboundPolicy.from_setting("127.0.0.1/32"), max_clients=2)
+    try:
+        a, b = pool.client("http://a.test"), pool.client("http://b.test")
+        assert pool.client("http://a.test") is a  # a used again: b is the least recent
+        pool.client("http://c.test")
+        assert pool.client("http://a.test") is a  # kept, with its pooled connections
+        assert pool.client("http://b.test") is not b  # evicted: a new client
     finally:
         await pool.aclose()

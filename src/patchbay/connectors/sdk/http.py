@@ -5,6 +5,7 @@ from __future__ import annotations
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
+from cachetools import LRUCache
 
 from .outbound import OutboundPolicy
 from .retry import Budgets
@@ -12,6 +13,7 @@ from .transport import DEFAULT_MAX_RESPONSE_BYTES, AiohttpTransport
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_TIMEOUT = 45.0
+MAX_CLIENTS = 1024  # base URLs with a client kept; the least recently used go
 
 
 def _no_cookies() -> httpx.Cookies:
@@ -30,30 +32,31 @@ class HttpClientPool:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_clients: int = MAX_CLIENTS,
     ) -> None:
         self.policy = policy
         self.timeout = httpx.Timeout(timeout, connect=min(timeout, DEFAULT_CONNECT_TIMEOUT))
         self.transport = AiohttpTransport(policy, max_response_bytes=max_response_bytes)
         self.budgets = Budgets()  # rate budgets per (service, authentication)
-        self._clients: dict[str, httpx.AsyncClient] = {}
+        # base URL -> client. An evicted client needs no closing: the transport is shared.
+        self._clients: LRUCache[str, httpx.AsyncClient] = LRUCache(max_clients)
 
     def client(self, base_url: str | None) -> httpx.AsyncClient:
         key = base_url or ""
-        client = self._clients.get(key)
-        if client is None:
-            if len(self._clients) > 1024:  # many per-auth base URLs: start afresh
-                self._clients.clear()
-            client = httpx.AsyncClient(
-                base_url=self._normalise(base_url),
-                transport=self.transport,
-                timeout=self.timeout,
-                # Off: httpx keeps custom credential headers across origins on redirect.
-                # A connector that wants redirects follows them itself (see http-client).
-                follow_redirects=False,
-                trust_env=False,
-                cookies=_no_cookies(),
-            )
-            self._clients[key] = client
+        try:
+            return self._clients[key]
+        except KeyError:
+            pass
+        client = self._clients[key] = httpx.AsyncClient(
+            base_url=self._normalise(base_url),
+            transport=self.transport,
+            timeout=self.timeout,
+            # Off: httpx keeps custom credential headers across origins on redirect.
+            # A connector that wants redirects follows them itself (see http-client).
+            follow_redirects=False,
+            trust_env=False,
+            cookies=_no_cookies(),
+        )
         return client
 
     @staticmethod

@@ -6,9 +6,11 @@ writes its own retry loop or throttle."""
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from dataclasses import dataclass, field
+
+from ...backoff import Backoff
+from ...ratelimit import TokenBucket, buckets
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
@@ -42,8 +44,7 @@ class RetryPolicy:
         """Seconds to wait before try ``attempt + 1``; None: do not wait that long."""
         if retry_after is not None:
             return retry_after if retry_after <= self.max_retry_after else None
-        base = min(self.max_backoff, self.backoff * (2 ** (attempt - 1)))
-        return base * (0.5 + random.random() / 2)  # jitter: spread synchronized retries
+        return Backoff(self.backoff, self.max_backoff).delay(attempt)
 
 
 def is_idempotent(method: str, idempotent: bool | None) -> bool:
@@ -62,35 +63,21 @@ class RateBudget:
     burst: int
 
 
-class _Bucket:
-    __slots__ = ("tokens", "updated", "lock")
-
-    def __init__(self, burst: int) -> None:
-        self.tokens = float(burst)
-        self.updated = time.monotonic()
-        self.lock = asyncio.Lock()
-
-
 class Budgets:
     """The process-wide token buckets, keyed by (service, authentication)."""
 
     def __init__(self) -> None:
-        self._buckets: dict[tuple[str, str], _Bucket] = {}
+        self._buckets = buckets()  # key -> (TokenBucket, asyncio.Lock)
 
     async def acquire(self, key: tuple[str, str], budget: RateBudget) -> None:
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            if len(self._buckets) > 100_000:
-                self._buckets.clear()
-            bucket = self._buckets[key] = _Bucket(budget.burst)
-        async with bucket.lock:  # first come, first served
-            while True:
-                now = time.monotonic()
-                bucket.tokens = min(
-                    budget.burst, bucket.tokens + (now - bucket.updated) * budget.per_second
-                )
-                bucket.updated = now
-                if bucket.tokens >= 1:
-                    bucket.tokens -= 1
-                    return
-                await asyncio.sleep((1 - bucket.tokens) / budget.per_second)
+        try:
+            bucket, lock = self._buckets[key]
+        except KeyError:
+            bucket = TokenBucket(budget.per_second, budget.burst, time.monotonic())
+            lock = asyncio.Lock()
+            self._buckets[key] = (bucket, lock)
+        async with lock:  # first come, first served
+            wait = bucket.take(time.monotonic())
+            while wait:  # the wait is computed: nothing else hands out this bucket's tokens
+                await asyncio.sleep(wait)
+                wait = bucket.take(time.monotonic())

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from cachetools import LRUCache
 from sqlalchemy import select
 
 from ...connectors.registry import Registry
@@ -21,6 +22,8 @@ from ..identity.principal import Principal
 
 if TYPE_CHECKING:
     from .oauth import OAuth
+
+CACHE_SIZE = 10_000  # decrypted authentications kept for cache_seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +82,8 @@ class Authentications:
         self.keyring = keyring
         self.registry = registry
         self.cache_seconds = cache_seconds
-        self._cache: dict[str, tuple[LoadedAuth, float]] = {}
+        # id -> (decrypted authentication, cached until); the least recently used go first
+        self._cache: LRUCache[str, tuple[LoadedAuth, float]] = LRUCache(CACHE_SIZE)
         self.oauth: OAuth | None = None  # wired by the platform (forceRefresh)
 
     def _environment(self, environment_id: str) -> AuthEnvironment:
@@ -195,10 +199,11 @@ class Authentications:
 
     async def _load(self, auth_id: str) -> LoadedAuth:
         now = time.monotonic()
-        cached = self._cache.get(auth_id)
-        if cached is not None and cached[1] > now:
-            auth = cached[0]
-        else:
+        try:
+            auth, until = self._cache[auth_id]
+        except KeyError:
+            until = 0.0
+        if until <= now:
             async with self.db.session() as s:
                 row = await s.scalar(select(Authentication).where(Authentication.id == auth_id))
             if row is None:
@@ -214,8 +219,6 @@ class Authentications:
                 user_data=row.user_data or {},
                 status=row.status,
             )
-            if len(self._cache) > 10_000:
-                self._cache.clear()
             self._cache[auth_id] = (auth, now + self.cache_seconds)
         return auth
 

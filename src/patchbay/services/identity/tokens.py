@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from cachetools import LRUCache
 from sqlalchemy import func, select, update
 
 from ...storage.db import Database
@@ -19,6 +20,7 @@ from .principal import Principal
 
 DEFAULT_ORG = "default"
 _PREFIXES = {"master": "pbm_", "user": "pbu_"}
+CACHE_SIZE = 50_000  # verified tokens kept; the least recently used go first
 
 
 def hash_token(token: str) -> str:
@@ -43,11 +45,13 @@ class IssuedToken:
 
 
 class Identity:
-    def __init__(self, db: Database, *, cache_seconds: float = 2.0) -> None:
+    def __init__(
+        self, db: Database, *, cache_seconds: float = 2.0, cache_size: int = CACHE_SIZE
+    ) -> None:
         self.db = db
         self.cache_seconds = cache_seconds
         # token hash -> (principal, expires_at epoch or None, cached until)
-        self._cache: dict[str, tuple[Principal, float | None, float]] = {}
+        self._cache: LRUCache[str, tuple[Principal, float | None, float]] = LRUCache(cache_size)
 
     # -- organisations ---------------------------------------------------------------
     async def ensure_org(self, name: str = DEFAULT_ORG) -> str:
@@ -148,9 +152,11 @@ class Identity:
             raise Unauthorized("Missing bearer token", "missing_token")
         digest = hash_token(token)
         now = time.time()
-        cached = self._cache.get(digest)
-        if cached is not None and cached[2] > now:
-            principal, expires, _ = cached
+        try:
+            principal, expires, until = self._cache[digest]
+        except KeyError:
+            until = 0.0
+        if until > now:
             if expires is not None and expires <= now:
                 raise Unauthorized("The token has expired", "token_expired")
             return principal
@@ -164,8 +170,6 @@ class Identity:
         principal = Principal(
             org_id=row.org_id, kind=row.kind, token_id=row.id, user_id=row.user_id
         )
-        if len(self._cache) > 50_000:
-            self._cache.clear()
         self._cache[digest] = (principal, expires, now + self.cache_seconds)
         if expires is not None and expires <= now:
             raise Unauthorized("The token has expired", "token_expired")

@@ -10,7 +10,6 @@ a subscriber endpoint cannot be used to reach private addresses that are not all
 
 from __future__ import annotations
 
-import random
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,22 +38,6 @@ class AttemptResult:
     latency_ms: float
     error: str | None = None
     retry_after: float | None = None
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Exponential backoff with jitter: attempt *n* waits a random time between half and
-    all of ``base * 2**(n-1)`` (capped), and never less than the endpoint's Retry-After."""
-
-    base: float = 2.0
-    cap: float = 3600.0
-
-    def delay(self, attempts: int, retry_after: float | None = None) -> float:
-        ceiling = min(self.cap, self.base * 2 ** max(0, attempts - 1))
-        delay = random.uniform(ceiling / 2, ceiling)
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, self.cap))
-        return delay
 
 
 class Deliverer:

@@ -30,6 +30,7 @@ import orjson
 from sqlalchemy import exists, func, or_, select, union, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ...backoff import Backoff
 from ...config import Settings
 from ...connectors.sdk import ConnectorError, IncomingRequest, NoTrigger, TriggerRejected
 from ...storage.db import Database
@@ -44,7 +45,7 @@ from ...storage.models import (
     utcnow,
 )
 from ..polling_loop import PollingLoop, cancel_all
-from .delivery import AttemptResult, Backoff, Deliverer
+from .delivery import AttemptResult, Deliverer
 from .retention import prune
 from .signing import KeySet
 from .subscriptions import WORKFLOW_ENDPOINT, LiveSubscription, Subscriptions, principal_of

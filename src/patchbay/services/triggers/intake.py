@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import orjson
+from cachetools import LRUCache
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -37,6 +38,7 @@ log = logging.getLogger("patchbay.intake")
 
 ACCEPTS = ("creating", "active")
 MAX_DEDUPE_KEY = 255
+CACHE_SIZE = 100_000  # intake ids whose subscription lookup is kept for cache_seconds
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,8 @@ class Intake:
         self.subscriptions = subscriptions
         self.cache_seconds = cache_seconds
         self.writer = IntakeWriter(db)
-        self._cache: dict[str, tuple[LiveSubscription | None, float]] = {}
+        # intake id -> (live subscription or None, cached until); least recently used go first
+        self._cache: LRUCache[str, tuple[LiveSubscription | None, float]] = LRUCache(CACHE_SIZE)
         self.on_stored: Callable[[str], None] = lambda subscription_id: None
         self._window_start = 0.0
         self._window_count = 0
@@ -104,14 +107,15 @@ class Intake:
 
     async def _subscription(self, intake_id: str) -> LiveSubscription | None:
         now = time.monotonic()
-        cached = self._cache.get(intake_id)
-        if cached is not None and cached[1] > now:
-            return cached[0]
+        try:
+            live, until = self._cache[intake_id]
+        except KeyError:
+            until = 0.0
+        if until > now:
+            return live
         async with self.db.session() as s:
             row = await s.scalar(select(Subscription).where(Subscription.intake_id == intake_id))
         live = self.subscriptions.live(row) if row is not None else None
-        if len(self._cache) > 100_000:
-            self._cache.clear()
         self._cache[intake_id] = (live, now + self.cache_seconds)
         return live
 

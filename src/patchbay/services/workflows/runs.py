@@ -51,7 +51,7 @@ from ...storage.models import (
     WorkflowRun,
     utcnow,
 )
-from ..credentials.authentications import Authentications
+from ..credentials.ready import Credentials
 from ..cursors import paginate
 from ..errors import BadRequest, NotFound
 from ..identity.principal import Principal
@@ -236,11 +236,7 @@ class RunRuntime:
         """The step's authentication, as Call Connector prepares it: refused when it needs
         re-authorization, refreshed when about to expire. Raises NotFound, ConnectorError."""
         # any of the organisation's authentications (its end users' too)
-        auth = await self.runs.authentications.load_in_org(self.run.org_id, step.authentication)
-        oauth = self.runs.authentications.oauth
-        if oauth is not None:
-            auth = await oauth.prepare(auth)
-        return auth
+        return await self.runs.credentials.ready_for_call(self.run.org_id, step.authentication)
 
     # -- payloads -------------------------------------------------------------------------
     async def load_payload(self, ref: dict[str, Any]) -> Any:
@@ -439,10 +435,7 @@ class RunRuntime:
             except ConnectorError as exc:
                 error = exc.to_output()
                 return StepOutcome(False, error=error), KIND_OF.get(exc.kind, "api_error")
-            oauth = self.runs.authentications.oauth
-            if oauth is not None:
-                refresh = oauth.refresher(auth)
-            credentials, user_data = auth.credentials, auth.user_data
+            credentials, user_data, refresh = auth.credentials, auth.user_data, auth.refresh
         try:
             result = await run_operation(
                 connector,
@@ -494,14 +487,14 @@ class Runs:
         settings: Settings,
         db: Database,
         workflows: Workflows,
-        authentications: Authentications,
+        credentials: Credentials,
         clients: HttpClientPool,
     ) -> None:
         self.settings = settings
         self.db = db
         self.workflows = workflows
-        self.authentications = authentications
-        self.keyring = authentications.keyring  # seals outputs echoing a credential
+        self.credentials = credentials
+        self.keyring = credentials.authentications.keyring  # seals outputs echoing a credential
         self.clients = clients
         self.owner = secrets.token_hex(8)
         self.lease = timedelta(seconds=settings.worker_lease_seconds)

@@ -17,10 +17,12 @@ from .connectivity.idempotency import Idempotency
 from .connectivity.usage import UsageRecorder
 from .credentials.authentications import Authentications
 from .credentials.oauth import OAuth
+from .credentials.ready import Credentials
 from .identity.end_users import Users
 from .identity.tokens import Identity
+from .signals import Signals
 from .triggers.delivery import Deliverer
-from .triggers.dispatch import BUSY_INTAKE_RATE, Dispatcher
+from .triggers.dispatch import Dispatcher
 from .triggers.intake import Intake
 from .triggers.subscriptions import Subscriptions
 from .workflows.definitions import Workflows
@@ -50,41 +52,46 @@ class Platform:
         self.oauth = OAuth(
             settings, self.db, self.keyring, self.registry, self.clients, self.authentications
         )
-        self.authentications.oauth = self.oauth
+        self.credentials = Credentials(self.authentications, self.oauth)
         self.usage = UsageRecorder(self.db)
         self.calls = Calls(
             self.catalog,
-            self.authentications,
+            self.credentials,
             self.clients,
             self.usage,
             Idempotency(self.db, ttl_seconds=settings.idempotency_ttl_seconds),
             max_in_flight=settings.max_calls_in_flight,
-            oauth=self.oauth,
         )
+        # Services built in dependency order; what one tells another built after it goes
+        # through these signals, connected below once the receivers exist.
+        self.signals = Signals()
         self.subscriptions = Subscriptions(
             settings,
             self.db,
             self.keyring,
             self.catalog,
-            self.authentications,
-            self.oauth,
+            self.credentials,
             self.clients,
+            self.signals,
         )
-        self.intake = Intake(self.db, self.subscriptions, cache_seconds=settings.auth_cache_seconds)
+        self.intake = Intake(
+            self.db, self.subscriptions, self.signals, cache_seconds=settings.auth_cache_seconds
+        )
+        self.workflows = Workflows(
+            settings, self.db, self.registry, self.subscriptions, self.signals
+        )
+        self.runs = Runs(settings, self.db, self.workflows, self.credentials, self.clients)
         self.dispatcher = Dispatcher(
             settings,
             self.db,
             self.subscriptions,
             Deliverer(self.clients, timeout=settings.delivery_timeout_seconds),
+            intake_rate=self.intake.rate,
+            start_run=self.runs.start_for_event,
         )
-        self.subscriptions.on_change = lambda row: self.intake.forget(row.intake_id)
-        self.subscriptions.wake = self.dispatcher.wake
-        self.intake.on_stored = self.dispatcher.wake
-        self.dispatcher.busy = lambda: self.intake.rate() >= BUSY_INTAKE_RATE
-        self.workflows = Workflows(settings, self.db, self.registry, self.subscriptions)
-        self.runs = Runs(settings, self.db, self.workflows, self.authentications, self.clients)
-        self.dispatcher.start_run = self.runs.start_for_event
-        self.workflows.on_change = self.runs.forget_hooks
+        self.signals.subscription_changed.connect(lambda row: self.intake.forget(row.intake_id))
+        self.signals.events_waiting.connect(self.dispatcher.wake)
+        self.signals.workflows_changed.connect(self.runs.forget_hooks)
         self.default_org_id: str | None = None
 
     async def start(self) -> str | None:

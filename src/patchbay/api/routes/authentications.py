@@ -87,7 +87,7 @@ async def get_full_authentication(
     p: Principal = Depends(principal),
     pf: Platform = Depends(platform),
 ):
-    return json_response(await pf.authentications.full(p, auth_id, force_refresh=forceRefresh))
+    return json_response(await pf.credentials.full(p, auth_id, force_refresh=forceRefresh))
 
 
 @router.put(

@@ -3,42 +3,37 @@ authentication, bill one task, and answer in Tray's shape."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...connectors.sdk.errors import ConnectorError
 from ...connectors.sdk.http import HttpClientPool
 from ...connectors.sdk.runner import CallResult, InputInvalid, run_operation, validate_input
-from ..credentials.authentications import Authentications
+from ..credentials.ready import Credentials
 from ..errors import BadRequest, NotFound, TooManyRequests
 from ..identity.principal import Principal
 from .catalog import Catalog
 from .idempotency import Idempotency, fingerprint
 from .usage import UsageRecorder
 
-if TYPE_CHECKING:
-    from ..credentials.oauth import OAuth
-
 
 class Calls:
     def __init__(
         self,
         catalog: Catalog,
-        authentications: Authentications,
+        credentials: Credentials,
         clients: HttpClientPool,
         usage: UsageRecorder,
         idempotency: Idempotency,
         *,
         max_in_flight: int,
-        oauth: OAuth | None = None,
     ) -> None:
         self.catalog = catalog
-        self.authentications = authentications
+        self.credentials = credentials
         self.clients = clients
         self.usage = usage
         self.idempotency = idempotency
         self.max_in_flight = max_in_flight
         self.in_flight = 0
-        self.oauth = oauth
 
     async def call(
         self,
@@ -65,13 +60,7 @@ class Calls:
             raise BadRequest(exc.message, None) from exc
         auth = None
         if auth_id is not None:
-            auth = await self.authentications.load(p, auth_id)
-            if auth.service_name != connector.service.name:
-                raise BadRequest(
-                    f"Authentication {auth_id} is for service {auth.service_name}, "
-                    f"not {connector.service.name}",
-                    "authentication_service_mismatch",
-                )
+            auth = await self.credentials.load(p, auth_id, service=connector.service.name)
         elif connector.requires_auth:
             raise BadRequest(
                 f"Connector {connector_name} needs an authentication: pass authId",
@@ -87,15 +76,13 @@ class Calls:
                 )
             self.in_flight += 1
             try:
-                ready, refresh, failed = auth, None, None
-                if auth is not None and self.oauth is not None:
+                ready = failed = None
+                if auth is not None:
                     # Refused when it needs re-authorization; refreshed when about to expire.
                     try:
-                        ready = await self.oauth.prepare(auth)
+                        ready = await self.credentials.ready(auth)
                     except ConnectorError as exc:
                         failed = CallResult("error", exc.to_output())
-                    else:
-                        refresh = self.oauth.refresher(ready)
                 result = failed or await run_operation(
                     connector,
                     op,
@@ -106,7 +93,7 @@ class Calls:
                     auth_id=auth_id,
                     return_output_schema=return_output_schema,
                     validate=False,
-                    refresh=refresh,
+                    refresh=ready.refresh if ready else None,
                 )
             except InputInvalid as exc:  # the input model refused what the schema allowed
                 raise BadRequest(exc.message, None) from exc

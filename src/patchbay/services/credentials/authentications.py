@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cachetools import LRUCache
 from sqlalchemy import select
@@ -19,9 +19,6 @@ from ...storage.models import Authentication
 from ..cursors import paginate
 from ..errors import BadRequest, NotFound
 from ..identity.principal import Principal
-
-if TYPE_CHECKING:
-    from .oauth import OAuth
 
 CACHE_SIZE = 10_000  # decrypted authentications kept for cache_seconds
 
@@ -68,7 +65,7 @@ def with_tray_token_fields(credentials: dict[str, Any]) -> dict[str, Any]:
     return {**credentials, **extra}
 
 
-def _check(schema: dict[str, Any], value: Any, what: str) -> None:
+def check_schema(schema: dict[str, Any], value: Any, what: str) -> None:
     errors = SchemaValidator(schema).errors(value)
     if errors:
         raise BadRequest(f"Invalid {what}: " + "; ".join(errors), f"invalid_{what}")
@@ -84,7 +81,6 @@ class Authentications:
         self.cache_seconds = cache_seconds
         # id -> (decrypted authentication, cached until); the least recently used go first
         self._cache: LRUCache[str, tuple[LoadedAuth, float]] = LRUCache(CACHE_SIZE)
-        self.oauth: OAuth | None = None  # wired by the platform (forceRefresh)
 
     def _environment(self, environment_id: str) -> AuthEnvironment:
         found = self.registry.environment(environment_id)
@@ -114,8 +110,8 @@ class Authentications:
         connector, env = found
         credentials = body.get("credentials") or {}
         user_data = body.get("userData") or {}
-        _check(env.credentials_schema, credentials, "credentials")
-        _check(env.user_data_schema, user_data, "userData")
+        check_schema(env.credentials_schema, credentials, "credentials")
+        check_schema(env.user_data_schema, user_data, "userData")
         row = Authentication(
             org_id=p.org_id,
             user_id=p.user_id,
@@ -143,15 +139,14 @@ class Authentications:
         async with self.db.session() as s:
             return auth_to_api(await self._row(s, p, auth_id))
 
-    async def full(self, p: Principal, auth_id: str, force_refresh: bool = False) -> dict[str, Any]:
+    async def owned_row(self, p: Principal, auth_id: str) -> Authentication:
+        """``p``'s authentication ``auth_id`` as stored (NotFound when not theirs)."""
         async with self.db.session() as s:
-            row = await self._row(s, p, auth_id)
-        if force_refresh and self.oauth is not None:
-            credentials = self.keyring.decrypt(row.credentials)
-            if self.oauth.check_refresh_configured(row.service_environment_id, credentials):
-                await self.oauth.refresh_on_demand(auth_id, credentials)
-                async with self.db.session() as s:
-                    row = await self._row(s, p, auth_id)
+            return await self._row(s, p, auth_id)
+
+    def full_to_api(self, row: Authentication) -> dict[str, Any]:
+        """What ``/full`` shows: the authentication with its user data and credentials
+        (served by :meth:`.ready.Credentials.full`, which refreshes them first on demand)."""
         return {
             **auth_to_api(row),
             "userData": row.user_data or {},
@@ -162,11 +157,11 @@ class Authentications:
         async with self.db.session() as s:
             row = await self._row(s, p, auth_id)
             env = self._environment(row.service_environment_id)
-            _check(env.credentials_schema, body["credentials"], "credentials")
+            check_schema(env.credentials_schema, body["credentials"], "credentials")
             row.name = body["name"]
             row.credentials = self.keyring.encrypt(body["credentials"])
             if body.get("userData") is not None:
-                _check(env.user_data_schema, body["userData"], "userData")
+                check_schema(env.user_data_schema, body["userData"], "userData")
                 row.user_data = body["userData"]
             if body.get("scopes") is not None:
                 row.scopes = list(body["scopes"])

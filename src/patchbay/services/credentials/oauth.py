@@ -40,7 +40,7 @@ from ...storage.db import Database
 from ...storage.models import Authentication, OAuthState, utcnow
 from ..errors import BadRequest, NotFound, ServiceError
 from ..identity.principal import Principal
-from .authentications import Authentications, LoadedAuth, _check
+from .authentications import Authentications, LoadedAuth, check_schema
 
 log = logging.getLogger("patchbay.oauth")
 
@@ -232,7 +232,7 @@ class OAuth:
         connector, env = self._environment(body["serviceEnvironmentId"])
         client = self._require_client(connector, env)
         user_data = body.get("userData") or {}
-        _check(env.user_data_schema, user_data, "userData")
+        check_schema(env.user_data_schema, user_data, "userData")
         redirect_url = body.get("redirectUrl")
         if redirect_url is not None:
             parts = urlsplit(redirect_url)
@@ -243,8 +243,7 @@ class OAuth:
                 )
         auth_id = body.get("authenticationId")
         if auth_id is not None:
-            async with self.db.session() as s:
-                row = await self.authentications._row(s, p, auth_id)
+            row = await self.authentications.owned_row(p, auth_id)
             if row.service_environment_id != env.id:
                 raise BadRequest(
                     f"Authentication {auth_id} is for another service environment",
@@ -658,24 +657,23 @@ class OAuth:
 
         return refresh
 
-    async def refresh_on_demand(self, auth_id: str, credentials: dict[str, Any]) -> None:
-        """``/full?forceRefresh=true``: refresh now, errors as API errors."""
+    async def force_refresh(self, row: Authentication) -> bool:
+        """``/full?forceRefresh=true``: refresh ``row``'s credentials now when it is an OAuth 2
+        authentication with a refresh token (whether it was refreshed); errors as API
+        errors, 400 when such an authentication has no configured client."""
+        credentials = self.keyring.decrypt(row.credentials)
+        if not credentials.get("refresh_token"):
+            return False
+        found = self._lookup(row.service_environment_id)
+        if found is None or found[1].oauth2 is None:
+            return False
+        self._require_client(*found)
         try:
-            await self.refresh(auth_id, credentials)
+            await self.refresh(row.id, credentials)
         except ConnectorError as exc:
             if exc.code == NEEDS_REAUTHORIZATION or exc.code in REAUTHORIZE_ERRORS:
                 raise BadRequest(exc.message, NEEDS_REAUTHORIZATION) from exc
             if exc.kind == "auth_error":
                 raise BadRequest(exc.message, "oauth_refresh_failed") from exc
             raise BadGateway(exc.message) from exc
-
-    def check_refresh_configured(self, environment_id: str, credentials: dict[str, Any]) -> bool:
-        """For ``forceRefresh``: whether to refresh (an OAuth 2 authentication with a
-        refresh token); 400 when such an authentication has no configured client."""
-        if not credentials.get("refresh_token"):
-            return False
-        found = self._lookup(environment_id)
-        if found is None or found[1].oauth2 is None:
-            return False
-        self._require_client(*found)
         return True

@@ -87,11 +87,18 @@ class Dispatcher:
         db: Database,
         subscriptions: Subscriptions,
         deliverer: Deliverer,
+        *,
+        intake_rate: Callable[[], float] = lambda: 0.0,
+        start_run: Callable[[str, str, Any], Awaitable[Any]] = _no_workflows,
     ) -> None:
         self.settings = settings
         self.db = db
         self.subscriptions = subscriptions
         self.deliverer = deliverer
+        # Requests/s through this process's intake (a burst: see _yield_to_intake), and how
+        # to start a workflow's run for an event of its trigger (``workflow:<id>``).
+        self.intake_rate = intake_rate
+        self.start_run = start_run
         self.backoff = Backoff(
             settings.delivery_backoff_seconds, settings.delivery_backoff_max_seconds
         )
@@ -110,10 +117,6 @@ class Dispatcher:
         self._running: dict[str, asyncio.Task] = {}
         self._failed: set[str] = set()
         self._next_prune = 0.0
-        # Set by the platform: whether intake is under a burst (see _yield_to_intake), and
-        # how to start a workflow's run for an event of its trigger (``workflow:<id>``).
-        self.busy: Callable[[], bool] = lambda: False
-        self.start_run: Callable[[str, str, Any], Awaitable[Any]] = _no_workflows
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
@@ -440,7 +443,7 @@ class Dispatcher:
         """Intake comes first: while this process receives a burst, deliveries take at most
         ``BUSY_DELIVERY_SHARE`` of the time and catch up once it is over (events wait
         safely in the database; senders must be answered fast)."""
-        if self.busy():
+        if self.intake_rate() >= BUSY_INTAKE_RATE:
             await asyncio.sleep(spent * (1 - BUSY_DELIVERY_SHARE) / BUSY_DELIVERY_SHARE)
 
     async def _attempt(self, sub: LiveSubscription, keys, event: TriggerEvent) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -32,6 +31,7 @@ from ...connectors.sdk import IncomingRequest, NoTrigger, Reply, TriggerRejected
 from ...storage.db import Database
 from ...storage.group_commit import GroupCommit
 from ...storage.models import IntakeRequest, Subscription, new_id
+from ..signals import Signals
 from .subscriptions import LiveSubscription, Subscriptions
 
 log = logging.getLogger("patchbay.intake")
@@ -80,15 +80,20 @@ class IntakeWriter:
 
 class Intake:
     def __init__(
-        self, db: Database, subscriptions: Subscriptions, *, cache_seconds: float = 2.0
+        self,
+        db: Database,
+        subscriptions: Subscriptions,
+        signals: Signals,
+        *,
+        cache_seconds: float = 2.0,
     ) -> None:
         self.db = db
         self.subscriptions = subscriptions
+        self.signals = signals  # told when a request was stored (events are waiting)
         self.cache_seconds = cache_seconds
         self.writer = IntakeWriter(db)
         # intake id -> (live subscription or None, cached until); least recently used go first
         self._cache: LRUCache[str, tuple[LiveSubscription | None, float]] = LRUCache(CACHE_SIZE)
-        self.on_stored: Callable[[str], None] = lambda subscription_id: None
         self._window_start = 0.0
         self._window_count = 0
         self._last_rate = 0.0
@@ -171,7 +176,7 @@ class Intake:
                     retry_after=1,
                 )
             if stored:
-                self.on_stored(sub.id)
+                self.signals.events_waiting(sub.id)
         reply: Reply = op.answer(request, sub.settings, sub.trigger_state, result)
         return IntakeAnswer(reply.status, reply.body, reply.headers, stored=stored)
 

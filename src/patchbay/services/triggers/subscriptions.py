@@ -14,7 +14,6 @@ import asyncio
 import ipaddress
 import logging
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,11 +33,11 @@ from ...crypto import KeyRing
 from ...storage.db import Database
 from ...storage.models import DeliveryAttempt, IntakeRequest, Subscription, TriggerEvent, utcnow
 from ..connectivity.catalog import Catalog
-from ..credentials.authentications import Authentications
-from ..credentials.oauth import OAuth
+from ..credentials.ready import Credentials
 from ..cursors import paginate
 from ..errors import BadRequest, NotFound
 from ..identity.principal import Principal
+from ..signals import Signals
 from .signing import KeySet
 
 log = logging.getLogger("patchbay.subscriptions")
@@ -117,20 +116,18 @@ class Subscriptions:
         db: Database,
         keyring: KeyRing,
         catalog: Catalog,
-        authentications: Authentications,
-        oauth: OAuth,
+        credentials: Credentials,
         clients: HttpClientPool,
+        signals: Signals,
     ) -> None:
         self.settings = settings
         self.db = db
         self.keyring = keyring
         self.catalog = catalog
-        self.authentications = authentications
-        self.oauth = oauth
+        self.credentials = credentials
         self.clients = clients
-        # Set by the platform: told when a subscription's events or intake URL change.
-        self.on_change: Callable[[Subscription], None] = lambda row: None
-        self.wake: Callable[[], None] = lambda: None
+        # Told when a subscription's events or intake URL change, and when events are due.
+        self.signals = signals
 
     # -- shapes -------------------------------------------------------------------------
     def intake_url(self, intake_id: str) -> str:
@@ -203,10 +200,8 @@ class Subscriptions:
         """A context for ``row``'s hooks with its authentication ready (refreshed if due)."""
         credentials = user_data = refresh = None
         if row.authentication_id:
-            auth = await self.authentications.load(p, row.authentication_id)
-            auth = await self.oauth.prepare(auth)
-            credentials, user_data = auth.credentials, auth.user_data
-            refresh = self.oauth.refresher(auth)
+            ready = await self.credentials.ready_for_call(p, row.authentication_id)
+            credentials, user_data, refresh = ready.credentials, ready.user_data, ready.refresh
         return hook_context(
             trigger,
             op,
@@ -245,13 +240,7 @@ class Subscriptions:
             body = {**body, "endpoint": WORKFLOW_ENDPOINT + workflow_id}
         auth_id = body.get("authenticationId")
         if auth_id is not None:
-            auth = await self.authentications.load(p, auth_id)
-            if auth.service_name != trigger.service.name:
-                raise BadRequest(
-                    f"Authentication {auth_id} is for service {auth.service_name}, "
-                    f"not {trigger.service.name}",
-                    "authentication_service_mismatch",
-                )
+            await self.credentials.load(p, auth_id, service=trigger.service.name)
         elif trigger.requires_auth:
             raise BadRequest(
                 f"Trigger {trigger.name} needs an authentication: pass authenticationId",
@@ -305,9 +294,9 @@ class Subscriptions:
                     .values(status="cancelled", processed_at=utcnow())
                 )
             await s.commit()
-        self.on_change(row)
+        self.signals.subscription_changed(row)
         if row.state == "active" and op.is_polling:
-            self.wake()
+            self.signals.events_waiting(None)
         return {**self.to_api(row, op), "signingKey": keys.newest.key}
 
     # -- read ---------------------------------------------------------------------------
@@ -374,7 +363,7 @@ class Subscriptions:
                 .values(status="cancelled", processed_at=now)
             )
         row.state = "deleted"
-        self.on_change(row)
+        self.signals.subscription_changed(row)
 
     # -- signing keys -------------------------------------------------------------------
     async def rotate_signing_key(
@@ -393,7 +382,7 @@ class Subscriptions:
             keys = KeySet.from_records(self.keyring.decrypt(row.signing_keys)).rotated(now, overlap)
             row.signing_keys = self.keyring.encrypt(keys.to_records())
             await s.commit()
-        self.on_change(row)
+        self.signals.subscription_changed(row)
         previous = keys.keys[1]
         return {
             "signingKey": keys.newest.key,
@@ -517,7 +506,7 @@ class Subscriptions:
                 setattr(event, key, value)
             await self._due_now(s, subscription_id, now)
             await s.commit()
-        self.wake()
+        self.signals.events_waiting(None)
         return self.event_to_api(event)
 
     async def replay_many(
@@ -538,7 +527,7 @@ class Subscriptions:
             if result.rowcount:
                 await self._due_now(s, subscription_id, now)
             await s.commit()
-        self.wake()
+        self.signals.events_waiting(None)
         return {"replayed": result.rowcount}
 
     @staticmethod

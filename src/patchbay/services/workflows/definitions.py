@@ -6,7 +6,6 @@ file. Workflows belong to the organisation (master token)."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from typing import Any
 
 from jsonschema import Draft4Validator
@@ -23,6 +22,7 @@ from ...storage.models import WorkflowRow, WorkflowVersion, utcnow
 from ..cursors import paginate
 from ..errors import BadRequest, NotFound
 from ..identity.principal import Principal
+from ..signals import Signals
 from ..triggers.subscriptions import Subscriptions
 
 HOOK_PATH = "/hooks/"
@@ -65,13 +65,14 @@ class Workflows:
         db: Database,
         registry: Registry,
         subscriptions: Subscriptions | None = None,
+        signals: Signals | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.registry = registry
         self.subscriptions = subscriptions
-        # Set by the platform: told when a workflow is enabled, disabled, saved or deleted.
-        self.on_change: Callable[[], None] = lambda: None
+        # Told when a workflow is enabled, disabled, saved or deleted.
+        self.signals = signals or Signals()
 
     # -- triggers -------------------------------------------------------------------------
     def service_trigger(self, workflow: Workflow):
@@ -318,7 +319,7 @@ class Workflows:
             before = await self.definition(s, row.id, row.current_version)
             await self._save(s, row, stored)
             await s.commit()
-        self.on_change()
+        self.signals.workflows_changed()
         if row.enabled and before["steps"].get(TRIGGER) != stored["steps"].get(TRIGGER):
             # a new trigger: subscribe anew (an unchanged one keeps its subscription and
             # its intake URL, which a sender may have been given)
@@ -333,7 +334,7 @@ class Workflows:
             self.validate(definition)  # connectors may have gone since
             await self._save(s, row, definition)
             await s.commit()
-        self.on_change()
+        self.signals.workflows_changed()
         return self.to_api(row, definition)
 
     async def versions(self, p: Principal, workflow_id: str) -> dict[str, Any]:
@@ -371,7 +372,7 @@ class Workflows:
             current.subscription_id = row.subscription_id
             current.updated_at = utcnow()
             await s.commit()
-        self.on_change()
+        self.signals.workflows_changed()
         return self.to_api(current)
 
     async def _subscribe(self, p: Principal, row: WorkflowRow, workflow: Workflow) -> str | None:
@@ -419,7 +420,7 @@ class Workflows:
             current.enabled = False
             current.subscription_id = None
             await s.commit()
-        self.on_change()
+        self.signals.workflows_changed()
 
     async def trigger_info(self, row: WorkflowRow) -> str | None:
         """The URL a hand-configured sender posts to: the subscription's intake URL."""

@@ -19,7 +19,7 @@ from ....config import Settings
 from ....connectors.sdk.http import HttpClientPool
 from ....storage.db import Database
 from ....storage.group_commit import GroupCommit
-from ...credentials.authentications import Authentications
+from ...credentials.ready import Credentials
 from ..definitions import Workflows
 from ..payload_store import Payloads
 from . import retention
@@ -41,14 +41,14 @@ class Runs:
         settings: Settings,
         db: Database,
         workflows: Workflows,
-        authentications: Authentications,
+        credentials: Credentials,
         clients: HttpClientPool,
     ) -> None:
         self.settings = settings
         self.db = db
         self.workflows = workflows
-        self.authentications = authentications
-        self.keyring = authentications.keyring  # seals outputs echoing a credential
+        self.credentials = credentials
+        self.keyring = credentials.authentications.keyring  # seals outputs echoing a credential
         self.clients = clients
         self.writes = GroupCommit(db, "run-journal")
         self.payloads = Payloads(db, settings.workflow_inline_bytes)

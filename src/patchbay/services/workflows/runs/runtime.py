@@ -123,11 +123,7 @@ class RunRuntime:
         """The step's authentication, as Call Connector prepares it: refused when it needs
         re-authorization, refreshed when about to expire. Raises NotFound, ConnectorError."""
         # any of the organisation's authentications (its end users' too)
-        auth = await self.runs.authentications.load_in_org(self.run.org_id, step.authentication)
-        oauth = self.runs.authentications.oauth
-        if oauth is not None:
-            auth = await oauth.prepare(auth)
-        return auth
+        return await self.runs.credentials.ready_for_call(self.run.org_id, step.authentication)
 
     # -- payloads -------------------------------------------------------------------------
     async def load_payload(self, ref: dict[str, Any]) -> Any:
@@ -299,10 +295,7 @@ class RunRuntime:
             except ConnectorError as exc:
                 error = exc.to_output()
                 return StepOutcome(False, error=error), KIND_OF.get(exc.kind, "api_error")
-            oauth = self.runs.authentications.oauth
-            if oauth is not None:
-                refresh = oauth.refresher(auth)
-            credentials, user_data = auth.credentials, auth.user_data
+            credentials, user_data, refresh = auth.credentials, auth.user_data, auth.refresh
         try:
             result = await run_operation(
                 connector,

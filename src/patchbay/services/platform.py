@@ -33,7 +33,9 @@ class Platform:
         self.settings = settings
         # The data directory holds the key file and the database: its owner's alone.
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.db = Database(settings.effective_database_url)
+        self.db = Database(
+            settings.effective_database_url, sqlite_synchronous=settings.sqlite_synchronous
+        )
         self.keyring = KeyRing.load(settings.configured_keys(), settings.data_dir)
         self.registry = registry or Registry.discover()
         self.clients = HttpClientPool(

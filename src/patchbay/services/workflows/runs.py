@@ -58,7 +58,7 @@ from ..identity.principal import Principal
 from ..polling_loop import PollingLoop, cancel_all
 from .definitions import Workflows, plain_value
 from .payload_store import PayloadNotFound, Payloads
-from .run_logs import mask, redact, seal, shown, unseal
+from .run_logs import credential_secrets, mask, redact, seal, shown, unseal
 
 log = logging.getLogger("patchbay.runs")
 
@@ -228,8 +228,7 @@ class RunRuntime:
             raise LookupError(exc.message) from None
         except ConnectorError as exc:
             raise LookupError(f"{step.name}'s authentication: {exc.message}") from None
-        fresh = {v for v in auth.credentials.values() if isinstance(v, str) and len(v) >= 4}
-        self.secrets = self.secrets | fresh
+        self.secrets = self.secrets | credential_secrets(auth.credentials)
         return {**auth.user_data, **auth.credentials}
 
     async def _prepared_auth(self, step: Step):
@@ -443,6 +442,8 @@ class RunRuntime:
             if oauth is not None:
                 refresh = oauth.refresher(auth)
             credentials, user_data = auth.credentials, auth.user_data
+            # a service may echo any of them back: masked and sealed like $.auth's
+            self.secrets = self.secrets | credential_secrets(credentials)
         try:
             result = await run_operation(
                 connector,

@@ -58,7 +58,7 @@ class Platform:
             self.authentications,
             self.clients,
             self.usage,
-            Idempotency(self.db, ttl_seconds=settings.idempotency_ttl_seconds),
+            Idempotency(self.db, self.keyring, ttl_seconds=settings.idempotency_ttl_seconds),
             max_in_flight=settings.max_calls_in_flight,
             oauth=self.oauth,
         )

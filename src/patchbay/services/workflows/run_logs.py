@@ -18,11 +18,11 @@ import base64
 import functools
 from typing import Any
 
-from ...crypto import KeyRing
+from ...crypto import KeyRing, is_sealed
 
 REDACTED = "[redacted]"
 SECRET_WORDS = ("authorization", "api_key", "apikey", "api-key", "password", "secret", "token")
-SEALED = "$sealed"  # {"$sealed": <Fernet token of the output>, "shown": <masked copy>}
+# A sealed output (crypto.SEALED): {"$sealed": <Fernet token of it>, "shown": <masked copy>}
 
 
 MIN_SECRET_LENGTH = 4  # shorter values would mask unrelated text
@@ -103,16 +103,12 @@ def seal(value: Any, secrets: frozenset[str], keyring: KeyRing) -> Any:
     """What the journal stores of a step output (see the module's doc)."""
     if not secrets or not mentions(value, secrets):
         return value
-    return {SEALED: keyring.encrypt(value), "shown": _masked(value, secrets)}
-
-
-def is_sealed(value: Any) -> bool:
-    return isinstance(value, dict) and isinstance(value.get(SEALED), str)
+    return {**keyring.seal(value), "shown": _masked(value, secrets)}
 
 
 def unseal(value: Any, keyring: KeyRing) -> Any:
     """The real output, for the run itself."""
-    return keyring.decrypt(value[SEALED]) if is_sealed(value) else value
+    return keyring.unseal(value)
 
 
 def shown(value: Any) -> Any:

@@ -26,6 +26,7 @@ from patchbay.services.credentials.key_rotation import rotate
 from patchbay.services.identity.tokens import hash_token
 from patchbay.storage.models import ApiToken, utcnow
 from patchbay.testing.fakeserver import serve_in_thread
+from patchbay.testing.rawserver import raw_server
 
 SLACK_OAUTH_ENV = SLACK_ENVIRONMENTS[0].id
 USER_TOKEN = FakeSlack.user_token
@@ -719,3 +720,23 @@ async def test_an_idempotent_answer_is_kept_sealed_and_rotated(api):
         third = await call(api, api.master, "get_request", input, **args)
         assert third.json() == first.json()
     assert hits == ["/echo-authorization"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "follow", "outcome"),
+    [
+        (b'Content-Disposition: attachment; filename="caf\xc3\xa9.pdf"', True, "success"),
+        (b"Location: http:\\\\host\\path", True, "error"),
+        (b"Location: http:\\\\host\\path", False, "error"),
+    ],
+)
+async def test_an_odd_response_is_never_a_500(api, answer, follow, outcome):
+    """A non-ASCII header byte or a malformed Location from the service: Call Connector
+    answers 200 with the operation's outcome."""
+    status = b"302 Found" if answer.startswith(b"Location") else b"200 OK"
+    raw = b"HTTP/1.1 " + status + b"\r\n" + answer + b"\r\nContent-Length: 0\r\n\r\n"
+    async with raw_server({"/odd": raw}) as url:
+        input = {"url": f"{url}/odd", "follow_redirects": follow}
+        r = await call(api, api.master, "get_request", input, connector="http-client")
+    assert r.status_code == 200, r.text
+    assert r.json()["outcome"] == outcome, r.text

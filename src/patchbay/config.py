@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     rate_limit_burst: int = 50
     max_calls_in_flight: int = 1000
     max_body_bytes: int = 1_048_576
+    # Slow clients: a request's headers within this, each part of its body within that
+    # (408 after), and at most this many open connections per process.
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 30.0
+    max_connections: int = 1000
     connector_max_response_bytes: int = 67_108_864
     user_token_ttl_seconds: int = 2 * 24 * 3600
     auth_cache_seconds: float = 2.0

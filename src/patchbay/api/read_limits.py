@@ -85,10 +85,10 @@ class BodyReadTimeout:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or not self.timeout:
             return await self.app(scope, receive, send)
-        body_done = started = timed_out = False
+        body_done = started = timed_out = answered = False
 
         async def timed_receive():
-            nonlocal body_done, timed_out
+            nonlocal body_done, timed_out, answered
             if body_done:  # after the body: a disconnect may take any time
                 return await receive()
             if timed_out:
@@ -98,6 +98,7 @@ class BodyReadTimeout:
             except TimeoutError:
                 timed_out = True
                 if not started:
+                    answered = True
                     message = f"The request body did not arrive within {self.timeout:g} s"
                     await _answer_408(send, message)
                 return {"type": "http.disconnect"}
@@ -107,7 +108,7 @@ class BodyReadTimeout:
 
         async def guarded_send(message):
             nonlocal started
-            if timed_out:
+            if answered:
                 return  # the client was answered 408
             started = True
             await send(message)

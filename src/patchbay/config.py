@@ -6,7 +6,7 @@ Every setting is documented in ``docs/configuration.md``; keep the two in step.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,6 +17,8 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path("patchbay-data"))
     database_url: str | None = None
+    # FULL: an acknowledged write survives power loss; NORMAL: a process crash only.
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     secret_key: str | None = None
     secret_keys: str | None = None
     host: str = "127.0.0.1"
@@ -27,6 +29,11 @@ class Settings(BaseSettings):
     rate_limit_burst: int = 50
     max_calls_in_flight: int = 1000
     max_body_bytes: int = 1_048_576
+    # Slow clients: a request's headers within this, each part of its body within that
+    # (408 after), and at most this many open connections per process.
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 30.0
+    max_connections: int = 1000
     connector_max_response_bytes: int = 67_108_864
     user_token_ttl_seconds: int = 2 * 24 * 3600
     auth_cache_seconds: float = 2.0
@@ -59,6 +66,11 @@ class Settings(BaseSettings):
     # OAuth 2 clients, keyed by service environment id or service name:
     # {"slack": {"client_id", "client_secret", "authorize_url"?, "token_url"?}}
     oauth_clients: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("sqlite_synchronous", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("data_dir")
     @classmethod

@@ -15,6 +15,9 @@ import orjson
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 KEY_FILE_NAME = "secret.key"
+# A JSON value stored encrypted in a JSON column: {"$sealed": <Fernet token of the value>}
+# (beside other keys its owner may add). Key rotation re-encrypts every such column.
+SEALED = "$sealed"
 
 
 class KeyRingError(Exception):
@@ -83,6 +86,14 @@ class KeyRing:
                 "stored credentials cannot be decrypted with the configured keys"
             ) from None
 
+    def seal(self, value: Any) -> dict[str, str]:
+        """``value`` encrypted, for a JSON column (see :data:`SEALED`)."""
+        return {SEALED: self.encrypt(value)}
+
+    def unseal(self, value: Any) -> Any:
+        """The value :meth:`seal` encrypted; any other value as it is."""
+        return self.decrypt(value[SEALED]) if is_sealed(value) else value
+
     def rotate(self, token: str) -> str:
         """Re-encrypt a token under the newest key."""
         return self._fernet.rotate(token.encode()).decode()
@@ -104,6 +115,10 @@ class KeyRing:
             fresh._key_file_mtime,
         )
         return True
+
+
+def is_sealed(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get(SEALED), str)
 
 
 def _mtime(path: Path | None) -> float | None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -22,9 +22,11 @@ from starlette.routing import Route
 from patchbay.connectors.http_client.connector import TOKEN_ENVIRONMENT_ID
 from patchbay.connectors.slack.connector import ENVIRONMENTS as SLACK_ENVIRONMENTS
 from patchbay.connectors.slack.fake import FakeSlack, create_app
+from patchbay.services.credentials.key_rotation import rotate
 from patchbay.services.identity.tokens import hash_token
 from patchbay.storage.models import ApiToken, utcnow
 from patchbay.testing.fakeserver import serve_in_thread
+from patchbay.testing.rawserver import raw_server
 
 SLACK_OAUTH_ENV = SLACK_ENVIRONMENTS[0].id
 USER_TOKEN = FakeSlack.user_token
@@ -682,3 +684,59 @@ async def test_outbound_guard_covers_an_authentications_base_url(settings, make_
         assert "refused" in output["message"]
         assert USER_TOKEN not in r.text
     assert not slack.recorder.requests
+
+
+async def test_an_idempotent_answer_is_kept_sealed_and_rotated(api):
+    """The answer kept for replay may echo the credential (here the Authorization header a
+    service answered back): stored encrypted, replayed as it was, re-encrypted by a key
+    rotation."""
+    hits: list[str] = []
+
+    async def echo_authorization(request: Request) -> Response:
+        hits.append(request.url.path)
+        return JSONResponse({"you_sent": request.headers.get("authorization")})
+
+    auth_id = await api.create_auth(api.master, TOKEN_ENVIRONMENT_ID, {"token": "s3cret-idem"})
+    with serve_in_thread(target_app(hits, **{"/echo-authorization": echo_authorization})) as url:
+        input = {"url": f"{url}/echo-authorization"}
+        args = {"auth_id": auth_id, "connector": "http-client", "key": "sealed"}
+        first = await call(api, api.master, "get_request", input, **args)
+        assert_success(first)
+        assert "Bearer s3cret-idem" in first.text  # the caller's own answer
+
+        async def stored() -> str:
+            async with api.platform.db.session() as s:
+                rows = await s.execute(text("SELECT response FROM idempotency_keys"))
+                return str([row[0] for row in rows])
+
+        kept = await stored()
+        assert "s3cret-idem" not in kept and "$sealed" in kept
+        second = await call(api, api.master, "get_request", input, **args)
+        assert second.json() == first.json()
+
+        report = await rotate(api.platform.db, api.platform.keyring)
+        assert report.rotated == 2  # the authentication and the kept answer
+        assert await stored() != kept
+        third = await call(api, api.master, "get_request", input, **args)
+        assert third.json() == first.json()
+    assert hits == ["/echo-authorization"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "follow", "outcome"),
+    [
+        (b'Content-Disposition: attachment; filename="caf\xc3\xa9.pdf"', True, "success"),
+        (b"Location: http:\\\\host\\path", True, "error"),
+        (b"Location: http:\\\\host\\path", False, "error"),
+    ],
+)
+async def test_an_odd_response_is_never_a_500(api, answer, follow, outcome):
+    """A non-ASCII header byte or a malformed Location from the service: Call Connector
+    answers 200 with the operation's outcome."""
+    status = b"302 Found" if answer.startswith(b"Location") else b"200 OK"
+    raw = b"HTTP/1.1 " + status + b"\r\n" + answer + b"\r\nContent-Length: 0\r\n\r\n"
+    async with raw_server({"/odd": raw}) as url:
+        input = {"url": f"{url}/odd", "follow_redirects": follow}
+        r = await call(api, api.master, "get_request", input, connector="http-client")
+    assert r.status_code == 200, r.text
+    assert r.json()["outcome"] == outcome, r.text

@@ -137,3 +137,29 @@ def test_in_memory_databases_get_no_checkpointer():
     assert inline_sqlite.in_memory("sqlite+aiosqlite:///:memory:")
     assert inline_sqlite.in_memory("sqlite+aiosqlite:///file:x?mode=memory&uri=true")
     assert not inline_sqlite.in_memory("sqlite+aiosqlite:////var/lib/patchbay.db")
+
+
+@pytest.mark.parametrize(
+    ("configured", "expected"), [({}, 2), ({"sqlite_synchronous": "normal"}, 1)]
+)
+async def test_commits_are_synced_to_disk_unless_relaxed(tmp_path, configured, expected):
+    """synchronous=FULL (2) by default: an acknowledged write survives power loss, not only
+    a process crash; PATCHBAY_SQLITE_SYNCHRONOUS=NORMAL (1) relaxes it."""
+    from patchbay.config import Settings
+    from patchbay.services.platform import Platform
+
+    platform = Platform(Settings(data_dir=tmp_path, **configured))
+    try:
+        async with platform.db.engine.connect() as conn:
+            assert (await conn.execute(text("PRAGMA synchronous"))).scalar() == expected
+    finally:
+        await platform.db.dispose()
+
+
+def test_an_unknown_synchronous_mode_is_refused(tmp_path):
+    from pydantic import ValidationError
+
+    from patchbay.config import Settings
+
+    with pytest.raises(ValidationError, match="sqlite_synchronous"):
+        Settings(data_dir=tmp_path, sqlite_synchronous="OFF")

@@ -405,3 +405,22 @@ async def test_a_large_malformed_json_body_is_refused_like_a_small_one(api):
     await _assert_nothing_kept(api, wf)
     r = await api.client.post(hook_path(wf), content=good, headers=json_type)
     assert r.status_code == 202, r.text  # the same body, whole, is taken
+
+
+async def test_a_large_body_nested_too_deeply_is_refused_like_a_small_one(api):
+    """The depth limit a small body meets (orjson's 1,024 levels) applies while a large
+    one streams: 400 ``invalid_json``, no run started; 1,024 levels are taken."""
+    wf = await _webhook_only(api)
+    json_type = {"content-type": "application/json"}
+    padding = b'"' + b"x" * INLINE + b'"'  # over the inline size: streamed
+
+    def nested(depth: int) -> bytes:
+        return b'{"a":' * depth + padding + b"}" * depth
+
+    for body in (nested(100_000), b"[" * 1025 + b"]" * 1025):
+        r = await api.client.post(hook_path(wf), content=body, headers=json_type)
+        message = api.expect_error(r, 400, "invalid_json")["message"]
+        assert "depth limit exceeded" in message
+    await _assert_nothing_kept(api, wf)
+    r = await api.client.post(hook_path(wf), content=nested(1024), headers=json_type)
+    assert r.status_code == 202, r.text

@@ -5,6 +5,7 @@ credential values masked in the logged input, and in outputs and errors that ech
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy import select
 from test_error_handling import endpoint, get  # noqa: F401  (a fixture)
 from test_workflow_api import create, node, run, step, steps_named, workflow
 
-from patchbay.connectors.http_client.connector import TOKEN_ENVIRONMENT_ID
+from patchbay.connectors.http_client.connector import BASIC_ENVIRONMENT_ID, TOKEN_ENVIRONMENT_ID
 from patchbay.crypto import KeyRing, read_key_file
 from patchbay.services.credentials.key_rotation import rotate
 from patchbay.services.workflows.run_logs import unseal
@@ -90,12 +91,15 @@ def test_a_secret_inside_another_is_masked_whole():
 # -- a service echoing a credential back ----------------------------------------------------
 def _echo_app():
     """Answers with the X-Copy header it got: 200 ``{"youSent": ...}``, or 400 with the same
-    body when the path is /refuse."""
+    body when the path is /refuse; /auth answers the Authorization header it got under a
+    key that does not look secret (``{"x-custom": ...}``)."""
     from starlette.applications import Starlette
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
     async def echo(request):
+        if request.url.path.endswith("/auth"):
+            return JSONResponse({"x-custom": request.headers.get("authorization")})
         status = 400 if request.url.path.endswith("/refuse") else 200
         return JSONResponse({"youSent": request.headers.get("x-copy")}, status_code=status)
 
@@ -193,3 +197,32 @@ async def test_key_rotation_reencrypts_sealed_outputs(api, echo):
     ring = KeyRing(read_key_file(api.platform.keyring.key_file))  # only the new key left
     assert ring.is_current(row.output["$sealed"])
     assert unseal(row.output, ring)["response"]["body"] == {"youSent": "s3cret-rotate"}
+
+
+@pytest.mark.parametrize(
+    ("environment", "credentials", "shown"),
+    [
+        (TOKEN_ENVIRONMENT_ID, {"token": "s3cret-unmapped"}, "Bearer [redacted]"),
+        (BASIC_ENVIRONMENT_ID, {"username": "ann", "password": "s3cret-pw"}, "Basic [redacted]"),
+    ],
+)
+async def test_a_credential_the_step_does_not_map_is_sealed_when_echoed(
+    api, echo, environment, credentials, shown
+):
+    """A step with an authentication it never references through ``$.auth``: the service
+    echoes the credential the connector sent under a key that does not look secret, and
+    the run log still masks it (the Basic pair as sent too) and the journal seals it."""
+    auth_id = await api.create_auth(api.master, environment, credentials)
+    ask = step("http-client", "get_request", url=echo + "/auth")
+    ask["authentication"] = auth_id
+    wf = await create(api, workflow([node("http-client-1")], {"http-client-1": ask}))
+    done = await run(api, wf["id"])
+    assert done["status"] == "succeeded", done
+    output = steps_named(done, "http-client-1")[0]["output"]
+    assert output["response"]["body"] == {"x-custom": shown}
+    sent = "ann:s3cret-pw" if "password" in credentials else "s3cret-unmapped"
+    basic = base64.b64encode(b"ann:s3cret-pw").decode()
+    for secret in (sent, basic, "s3cret"):
+        assert secret not in str(done)
+    stored = await _journal_text(api, done["id"])
+    assert "s3cret" not in stored and basic not in stored and "$sealed" in stored

@@ -16,6 +16,7 @@ from .edge import RequestEdge
 from .hook_endpoint import HookEndpoint
 from .intake_endpoint import IntakeEndpoint
 from .limits import BodyLimit, RateLimit
+from .read_limits import BodyReadTimeout
 from .routes import (
     authentications,
     connectors,
@@ -102,4 +103,6 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     # Outermost: the public intake URLs (no bearer token, their own body limit).
     app.add_middleware(IntakeEndpoint, platform=platform)
     app.add_middleware(HookEndpoint, platform=platform)
+    # Outermost of all: a body that stops arriving is answered 408, whoever reads it.
+    app.add_middleware(BodyReadTimeout, timeout=settings.body_timeout_seconds)
     return app

@@ -67,17 +67,35 @@ async def body_rest(receive, head: bytes, more: bool) -> AsyncIterator[bytes]:
         more = message.get("more_body", False)
 
 
+# How deeply arrays and objects may nest: orjson's limit, which refuses a small body, so a
+# streamed one is refused alike (a deeper one would crash whatever reads it later).
+MAX_JSON_DEPTH = 1024
+
+
+class _TooDeep(ijson.JSONError):
+    pass
+
+
 @ijson.utils.coroutine
-def _ignore():
+def _depth_checked():
+    """An ijson event sink that keeps nothing but the nesting depth."""
+    depth = 0
     while True:
-        yield
+        event, _ = yield
+        if event == "start_map" or event == "start_array":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise _TooDeep(f"depth limit exceeded (more than {MAX_JSON_DEPTH} levels)")
+        elif event == "end_map" or event == "end_array":
+            depth -= 1
 
 
 async def json_checked(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """``chunks``, checked to make one JSON document as they pass (an incremental parser,
-    events thrown away: nothing is held); :class:`BodyRefused` 400 ``invalid_json`` at the
-    first chunk that makes it invalid, or at the end when it is incomplete."""
-    parser = ijson.basic_parse_coro(_ignore())
+    """``chunks``, checked to make one JSON document, nested at most ``MAX_JSON_DEPTH``
+    deep, as they pass (an incremental parser, events thrown away: nothing is held);
+    :class:`BodyRefused` 400 ``invalid_json`` at the first chunk that makes it invalid, or
+    at the end when it is incomplete."""
+    parser = ijson.basic_parse_coro(_depth_checked())
     try:
         async for chunk in chunks:
             parser.send(chunk)

@@ -82,6 +82,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) 
     import uvicorn
 
     from ..api.app import create_app
+    from ..api.read_limits import server_limits
     from ..services.platform import bootstrap
 
     settings = _settings(ctx)
@@ -102,6 +103,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) 
         "port": settings.port,
         "log_level": settings.log_level,
         "access_log": False,
+        **server_limits(settings),
     }
     if workers == 1:
         uvicorn.run(create_app(settings), **options)

@@ -36,7 +36,9 @@ class Platform:
         self.settings = settings
         # The data directory holds the key file and the database: its owner's alone.
         prepare_data_dir(settings)
-        self.db = Database(settings.effective_database_url)
+        self.db = Database(
+            settings.effective_database_url, sqlite_synchronous=settings.sqlite_synchronous
+        )
         self.keyring = KeyRing.load(settings.configured_keys(), settings.data_dir)
         self.registry = registry or Registry.discover()
         self.clients = HttpClientPool(
@@ -59,7 +61,7 @@ class Platform:
             self.credentials,
             self.clients,
             self.usage,
-            Idempotency(self.db, ttl_seconds=settings.idempotency_ttl_seconds),
+            Idempotency(self.db, self.keyring, ttl_seconds=settings.idempotency_ttl_seconds),
             max_in_flight=settings.max_calls_in_flight,
         )
         # Services built in dependency order; what one tells another built after it goes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import orjson
@@ -34,10 +35,16 @@ def _loads(value):
 JSON_CODEC = {"json_serializer": _dumps, "json_deserializer": _loads}
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+# FULL: a commit is on disk (the WAL synced) before it is acknowledged, so it survives an
+# operating-system crash or power loss, not only a process crash. NORMAL (a setting) syncs
+# at checkpoints only: a power loss may undo the last acknowledged commits.
+SQLITE_SYNCHRONOUS = ("FULL", "NORMAL")
+
+
+def _sqlite_pragmas(synchronous: str, dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     # Checkpoints are the checkpointer thread's job; this is only a safety net.
@@ -47,7 +54,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL") -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.checkpointer: checkpointer.Checkpointer | None = None
@@ -72,7 +79,10 @@ class Database:
                 async_creator=inline_sqlite.async_creator(connect),
                 **JSON_CODEC,
             )
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            if sqlite_synchronous not in SQLITE_SYNCHRONOUS:
+                raise ValueError(f"SQLite synchronous must be one of {SQLITE_SYNCHRONOUS}")
+            pragmas = functools.partial(_sqlite_pragmas, sqlite_synchronous)
+            event.listen(self.engine.sync_engine, "connect", pragmas)
             if not inline_sqlite.in_memory(url):
                 self.checkpointer = checkpointer.Checkpointer(connect)
                 self.checkpointer.start()

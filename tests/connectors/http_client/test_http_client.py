@@ -28,6 +28,7 @@ from patchbay.connectors.sdk.http import HttpClientPool
 from patchbay.connectors.sdk.runner import CallResult, InputInvalid, run_operation
 from patchbay.testing.connectors import loopback_clients
 from patchbay.testing.fakeserver import serve_in_thread
+from patchbay.testing.rawserver import raw_server
 
 CONNECTOR = CONNECTORS[0]
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
@@ -696,3 +697,42 @@ async def test_a_stored_payload_outside_a_workflow_is_refused_and_json_is_sent_a
         await call(clients, "post_request", {"url": f"{server}/echo", "body": {"json": ref}})
     )
     assert json.loads(body["body"]) == ref
+
+
+# -- odd responses --------------------------------------------------------------------------
+ODD_ANSWERS = {
+    "/utf8-header": (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+        b'Content-Disposition: attachment; filename="caf\xc3\xa9.pdf"\r\n'
+        b"Content-Length: 2\r\nConnection: close\r\n\r\nok"
+    ),
+    "/latin1-header": (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Name: caf\xe9\r\n"
+        b"Content-Length: 2\r\nConnection: close\r\n\r\nok"
+    ),
+    "/bad-location": (
+        b"HTTP/1.1 302 Found\r\nLocation: http:\\\\host\\path\r\n"
+        b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+    ),
+}
+
+
+async def test_a_non_ascii_header_byte_is_read(clients) -> None:
+    async with raw_server(ODD_ANSWERS) as url:
+        utf8 = await call(clients, "get_request", {"url": f"{url}/utf8-header"})
+        latin1 = await call(clients, "get_request", {"url": f"{url}/latin1-header"})
+    assert utf8.outcome == "success", utf8.output
+    headers = utf8.output["response"]["headers"]
+    assert headers["content-disposition"] == 'attachment; filename="café.pdf"'
+    assert latin1.outcome == "success", latin1.output
+    assert latin1.output["response"]["headers"]["x-name"] == "café"
+
+
+@pytest.mark.parametrize("follow", [True, False])
+async def test_a_malformed_location_is_an_error_outcome(clients, follow) -> None:
+    async with raw_server(ODD_ANSWERS) as url:
+        data = {"url": f"{url}/bad-location", "follow_redirects": follow}
+        result = await call(clients, "get_request", data)
+    assert result.outcome == "error", result.output
+    assert result.output["kind"] == "connector_error"
+    assert "Location" in result.output["message"] or "location" in result.output["message"]

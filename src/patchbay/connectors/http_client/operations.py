@@ -538,6 +538,11 @@ class _Call:
                 f"Could not complete the request to {_where(request.url)}: "
                 f"{exc.__class__.__name__}{detail}"
             ) from None
+        except httpx.InvalidURL as exc:  # httpx reads a redirect's Location, followed or not
+            raise self.ctx.fail(
+                f"{_where(request.url)} answered a redirect whose Location is not a valid "
+                f"URL ({exc})"
+            ) from None
 
     async def _read(self, response: httpx.Response) -> bytes | dict[str, Any]:
         cap = self.params.max_response_bytes
@@ -617,10 +622,10 @@ class _Call:
         # A buffered copy of the (already decoded) response, for text and error helpers.
         buffered = httpx.Response(
             response.status_code,
-            headers=[
+            headers=[  # as bytes: str values would be encoded as ASCII again
                 (k, v)
-                for k, v in response.headers.multi_items()
-                if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+                for k, v in response.headers.raw
+                if k.lower() not in (b"content-encoding", b"content-length", b"transfer-encoding")
             ],
             content=data,
             request=response.request,

@@ -248,7 +248,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             )
         return httpx.Response(
             status_code=response.status,
-            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers],
+            # as bytes: httpx decodes them (ASCII, else UTF-8, else Latin-1); str values it
+            # would encode as ASCII, and a non-ASCII byte (filename="café.pdf") would raise
+            headers=response.raw_headers,
             stream=_ResponseStream(response, self.max_response_bytes),
             extensions={
                 "http_version": b"HTTP/1.1",

@@ -1,5 +1,7 @@
 """``Idempotency-Key`` on Call Connector: a repeat answers the stored result, with no second
-third-party call and no second task."""
+third-party call and no second task. The stored answer is sealed (encrypted with the
+platform's keys, like credentials): it may hold a token or Basic credentials the service
+echoed back."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import orjson
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from ...crypto import KeyRing
 from ...storage.db import Database
 from ...storage.models import IdempotencyRecord, utcnow
 from ..errors import BadRequest, Conflict, Unprocessable
@@ -27,8 +30,9 @@ def fingerprint(scope: str, body: Any) -> str:
 
 
 class Idempotency:
-    def __init__(self, db: Database, *, ttl_seconds: int) -> None:
+    def __init__(self, db: Database, keyring: KeyRing, *, ttl_seconds: int) -> None:
         self.db = db
+        self.keyring = keyring
         self.ttl = timedelta(seconds=ttl_seconds)
 
     async def run(
@@ -74,12 +78,11 @@ class Idempotency:
             raise
         async with self.db.session() as s:
             row = await s.get(IdempotencyRecord, record.seq)
-            row.status_code, row.response = status, body
+            row.status_code, row.response = status, self.keyring.seal(body)
             await s.commit()
         return status, body
 
-    @staticmethod
-    def _replay(existing: IdempotencyRecord | None, request_hash: str) -> tuple[int, Any]:
+    def _replay(self, existing: IdempotencyRecord | None, request_hash: str) -> tuple[int, Any]:
         if existing is None:  # expired and removed between the two statements
             raise Conflict(
                 "A request with this Idempotency-Key is in progress", "idempotency_in_progress"
@@ -92,4 +95,4 @@ class Idempotency:
             raise Conflict(
                 "A request with this Idempotency-Key is in progress", "idempotency_in_progress"
             )
-        return existing.status_code, existing.response
+        return existing.status_code, self.keyring.unseal(existing.response)

@@ -9,19 +9,22 @@ from dataclasses import dataclass
 from cryptography.fernet import Fernet
 from sqlalchemy import Text, cast, select
 
-from ...crypto import KeyRing, read_key_file, write_key_file
+from ...crypto import SEALED, KeyRing, is_sealed, read_key_file, write_key_file
 from ...storage.db import Database
-from ...storage.models import Authentication, RunStep, Subscription
-from ..workflows.run_logs import SEALED, is_sealed
+from ...storage.models import Authentication, IdempotencyRecord, RunStep, Subscription
 
 BATCH = 200
 ROTATION_GRACE_SECONDS = 0.5
 
-# Every column holding Fernet ciphertext, by model (and the run journal's sealed outputs).
+# Every column holding Fernet ciphertext, by model.
 ENCRYPTED = (
     (Authentication, ("credentials",)),
     (Subscription, ("input", "trigger_state", "signing_keys")),
 )
+# JSON columns holding sealed values (crypto.SEALED): the run journal's step outputs that
+# echoed a credential (services/workflows/run_logs.py), the Call Connector answers kept for
+# Idempotency-Key replays (services/connectivity/idempotency.py).
+SEALED_JSON = ((RunStep, "output"), (IdempotencyRecord, "response"))
 
 
 @dataclass
@@ -42,13 +45,14 @@ async def reencrypt_all(db: Database, keyring: KeyRing) -> int:
                     if value and not keyring.is_current(value):
                         setattr(row, column, keyring.rotate(value))
                         rotated += 1
-    # Step outputs the run journal keeps sealed (services/workflows/run_logs.py).
-    async for rows in _batches(db, RunStep, cast(RunStep.output, Text).like(f'%"{SEALED}"%')):
-        for row in rows:
-            token = row.output[SEALED] if is_sealed(row.output) else None
-            if token and not keyring.is_current(token):
-                row.output = {**row.output, SEALED: keyring.rotate(token)}
-                rotated += 1
+    for model, column in SEALED_JSON:
+        mentions_sealed = cast(getattr(model, column), Text).like(f'%"{SEALED}"%')
+        async for rows in _batches(db, model, mentions_sealed):
+            for row in rows:
+                value = getattr(row, column)
+                if is_sealed(value) and not keyring.is_current(value[SEALED]):
+                    setattr(row, column, {**value, SEALED: keyring.rotate(value[SEALED])})
+                    rotated += 1
     return rotated
 
 

@@ -1,7 +1,10 @@
 """What a run's journal and logs keep of values that may hold secrets.
 
-- :func:`redact`: what the API shows: secret-looking keys masked, and any credential that
-  ``$.auth`` handed the run masked wherever it shows up inside a string.
+- :func:`credential_secrets`: what of a step's authentication counts as a secret: every
+  credential it carries (whether ``$.auth`` maps it or the connector sends it itself), and
+  the Basic ``user:password`` pair as sent.
+- :func:`redact`: what the API shows: secret-looking keys masked, and any credential of the
+  run's steps' authentications masked wherever it shows up inside a string.
 - :func:`seal`: what the journal stores of a step output carrying such a credential (a
   service echoing it back): the output encrypted with the platform's keys, which a resumed
   or replayed run decrypts (:func:`unseal`) to go on with the real value, beside a copy
@@ -11,14 +14,32 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 from typing import Any
 
-from ...crypto import KeyRing
+from ...crypto import KeyRing, is_sealed
 
 REDACTED = "[redacted]"
 SECRET_WORDS = ("authorization", "api_key", "apikey", "api-key", "password", "secret", "token")
-SEALED = "$sealed"  # {"$sealed": <Fernet token of the output>, "shown": <masked copy>}
+# A sealed output (crypto.SEALED): {"$sealed": <Fernet token of it>, "shown": <masked copy>}
+
+
+MIN_SECRET_LENGTH = 4  # shorter values would mask unrelated text
+
+
+def credential_secrets(credentials: dict[str, Any] | None) -> frozenset[str]:
+    """The secrets an authentication's ``credentials`` put in a run's hands: each value (a
+    service may echo any of them back, under any key), and the Basic pair as it is sent."""
+    found = {
+        v
+        for v in (credentials or {}).values()
+        if isinstance(v, str) and len(v) >= MIN_SECRET_LENGTH
+    }
+    username, password = (credentials or {}).get("username"), (credentials or {}).get("password")
+    if isinstance(username, str) and isinstance(password, str):
+        found.add(base64.b64encode(f"{username}:{password}".encode()).decode("ascii"))
+    return frozenset(found)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -82,16 +103,12 @@ def seal(value: Any, secrets: frozenset[str], keyring: KeyRing) -> Any:
     """What the journal stores of a step output (see the module's doc)."""
     if not secrets or not mentions(value, secrets):
         return value
-    return {SEALED: keyring.encrypt(value), "shown": _masked(value, secrets)}
-
-
-def is_sealed(value: Any) -> bool:
-    return isinstance(value, dict) and isinstance(value.get(SEALED), str)
+    return {**keyring.seal(value), "shown": _masked(value, secrets)}
 
 
 def unseal(value: Any, keyring: KeyRing) -> Any:
     """The real output, for the run itself."""
-    return keyring.decrypt(value[SEALED]) if is_sealed(value) else value
+    return keyring.unseal(value)
 
 
 def shown(value: Any) -> Any:

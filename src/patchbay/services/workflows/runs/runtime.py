@@ -30,7 +30,7 @@ from ....payload_refs import has_refs, is_ref, replace_refs
 from ....storage.models import RunStep, WorkflowRun, utcnow
 from ...errors import NotFound
 from ..payload_store import PayloadNotFound
-from ..run_logs import mask, redact, seal, unseal
+from ..run_logs import credential_secrets, mask, redact, seal, unseal
 from .journal import FINAL, JOURNAL_COLUMNS, Entry
 from .retries import KIND_OF, RETRIES, retry_delay
 
@@ -115,8 +115,7 @@ class RunRuntime:
             raise LookupError(exc.message) from None
         except ConnectorError as exc:
             raise LookupError(f"{step.name}'s authentication: {exc.message}") from None
-        fresh = {v for v in auth.credentials.values() if isinstance(v, str) and len(v) >= 4}
-        self.secrets = self.secrets | fresh
+        self.secrets = self.secrets | credential_secrets(auth.credentials)
         return {**auth.user_data, **auth.credentials}
 
     async def _prepared_auth(self, step: Step):
@@ -296,6 +295,8 @@ class RunRuntime:
                 error = exc.to_output()
                 return StepOutcome(False, error=error), KIND_OF.get(exc.kind, "api_error")
             credentials, user_data, refresh = auth.credentials, auth.user_data, auth.refresh
+            # a service may echo any of them back: masked and sealed like $.auth's
+            self.secrets = self.secrets | credential_secrets(credentials)
         try:
             result = await run_operation(
                 connector,

@@ -9,6 +9,7 @@ import time
 import uuid
 from typing import Any
 
+from cachetools import LRUCache
 from sqlalchemy import select
 
 from ....config import Settings
@@ -22,7 +23,7 @@ from .executor import Executor
 from .versions import Versions
 from .views import run_to_api
 
-HOOKS_CACHED = 10_000  # trigger ids whose workflow is cached (the cache starts over past it)
+HOOKS_CACHED = 10_000  # trigger ids whose workflow is cached; least recently used go first
 
 
 class RunStarts:
@@ -42,7 +43,7 @@ class RunStarts:
         self.writes = writes
         self.executor = executor
         self.insert_run = WorkflowRun.__table__.insert()
-        self._hooks: dict[str, tuple[tuple | None, float]] = {}
+        self._hooks: LRUCache[str, tuple[tuple | None, float]] = LRUCache(HOOKS_CACHED)
 
     async def start(
         self, p: Principal, workflow_id: str, trigger_output: Any, source: str = "manual"
@@ -143,8 +144,6 @@ class RunStarts:
             if trigger["connector"]["name"] == "webhook":
                 settings = {k: plain_value(v) for k, v in (trigger.get("properties") or {}).items()}
                 target = (row.id, row.org_id, row.current_version, settings)
-        if len(self._hooks) > HOOKS_CACHED:
-            self._hooks.clear()
         self._hooks[trigger_id] = (target, now + self.settings.auth_cache_seconds)
         return target
 

@@ -5,27 +5,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from cachetools import LRUCache
+
 from ....engine.definition import Workflow, parse
 from ....storage.db import Database
 from ..definitions import Workflows
 
-CACHED = 10_000  # versions kept (the cache starts over past it)
+CACHED = 10_000  # versions kept; the least recently used go first
 
 
 class Versions:
     def __init__(self, db: Database, workflows: Workflows) -> None:
         self.db = db
         self.workflows = workflows
-        self._definitions: dict[tuple[str, int], dict[str, Any]] = {}
-        self._parsed: dict[tuple[str, int], Workflow] = {}
+        self._definitions: LRUCache[tuple[str, int], dict[str, Any]] = LRUCache(CACHED)
+        self._parsed: LRUCache[tuple[str, int], Workflow] = LRUCache(CACHED)
 
     def parsed(self, workflow_id: str, version: int, definition: dict[str, Any]) -> Workflow:
         """A version's parsed definition (cached; the interpreter does not change it)."""
         key = (workflow_id, version)
         found = self._parsed.get(key)
         if found is None:
-            if len(self._parsed) > CACHED:
-                self._parsed.clear()
             found = self._parsed[key] = parse(definition)
         return found
 
@@ -36,8 +36,6 @@ class Versions:
         if found is None:
             async with self.db.session() as s:
                 found = await self.workflows.definition(s, workflow_id, version)
-            if len(self._definitions) > CACHED:
-                self._definitions.clear()
             self._definitions[key] = found
         return found
 

@@ -40,6 +40,7 @@ _MEANING = {
     401: "Missing or invalid bearer token",
     403: "The token may not do this (a master token is required)",
     404: "Not found",
+    408: "The request body did not arrive in time",
     409: "Conflict",
     410: "Gone",
     413: "Request body too large",
@@ -53,7 +54,11 @@ _MEANING = {
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for the error statuses a route can answer, each with the error body."""
+    """``responses=`` for the error statuses a route can answer, each with the error body.
+    A route that reads a body (413) can also answer 408 (the body came too slowly) and 415
+    (not JSON: the one Content-Type rule of api/edge.py)."""
+    if 413 in statuses:
+        statuses = tuple(sorted({*statuses, 408, 415}))
     return {s: {"model": Error, "description": _MEANING[s]} for s in statuses}
 
 

@@ -17,6 +17,19 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
         default=None,
         help="also run on PostgreSQL (a fresh database is created on this server)",
     )
+    ap.add_argument(
+        "--sqlite-synchronous",
+        choices=["FULL", "NORMAL"],
+        default=None,
+        help="SQLite's synchronous setting for the server (default: the server's, FULL)",
+    )
+
+
+def server_env(args: argparse.Namespace, **env: str) -> dict[str, str]:
+    """The server's ``PATCHBAY_*`` variables: ``env``, plus ``--sqlite-synchronous``."""
+    if args.sqlite_synchronous:
+        env["PATCHBAY_SQLITE_SYNCHRONOUS"] = args.sqlite_synchronous
+    return env
 
 
 def configurations(args: argparse.Namespace) -> list[tuple[int, str]]:

@@ -103,7 +103,9 @@ def run_one(args, workers: int, database: str) -> dict:
     if database != "sqlite":
         env["PATCHBAY_DATABASE_URL"] = configs.fresh_postgres(args.postgres)
     with tempfile.TemporaryDirectory() as tmp:
-        server = ServerProcess(Path(tmp) / "data", "--workers", str(workers), env=env)
+        server = ServerProcess(
+            Path(tmp) / "data", "--workers", str(workers), env=configs.server_env(args, **env)
+        )
         try:
             server.wait_healthy()
             [token] = server.tokens()

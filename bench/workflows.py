@@ -299,7 +299,9 @@ def run_patchbay(args, workers: int, database: str) -> Measured:
     if database != "sqlite":
         env["PATCHBAY_DATABASE_URL"] = configs.fresh_postgres(args.postgres)
     with tempfile.TemporaryDirectory() as tmp:
-        server = ServerProcess(Path(tmp) / "data", "--workers", str(workers), env=env)
+        server = ServerProcess(
+            Path(tmp) / "data", "--workers", str(workers), env=configs.server_env(args, **env)
+        )
         sampler = RssSampler(server.proc.pid)
         try:
             server.wait_healthy()

@@ -15,9 +15,10 @@ JSON = {"Content-Type": "application/json"}
 
 @pytest.fixture
 async def limited(settings, make_api):
-    """A Patchbay with a small body limit and a tight rate limit: 3 requests, then 1/s."""
+    """A Patchbay with a small body limit and a tight rate limit: 3 requests, then one every
+    4 s (slow enough that a loaded machine's slow requests get no refill between them)."""
     tight = settings.model_copy(
-        update={"rate_limit_per_second": 1, "rate_limit_burst": 3, "max_body_bytes": 1024}
+        update={"rate_limit_per_second": 0.25, "rate_limit_burst": 3, "max_body_bytes": 1024}
     )
     async with make_api(tight) as running:
         yield running
@@ -108,7 +109,7 @@ async def test_rate_limit_per_token(limited):
         assert int(r.headers["ratelimit-reset"]) >= 1
     r = await api.client.get(USERS, headers=api.master)
     api.expect_error(r, 429, "rate_limited")
-    assert r.headers["retry-after"] == "1"
+    assert r.headers["retry-after"] == "4"
     assert r.headers["ratelimit-limit"] == "3"
     assert r.headers["ratelimit-remaining"] == "0"
     assert int(r.headers["ratelimit-reset"]) >= 1

@@ -129,3 +129,20 @@ async def test_webhook_refuses_bodies_over_the_limit_and_unknown_urls(api):
         "elements"
     ]
     assert runs == []  # nothing stored for a refused request
+
+
+async def test_nul_characters_in_a_webhook_body_run_and_are_kept(api):
+    """A sender's NUL characters are data, not a request error (the API edge refuses them
+    only in what Patchbay stores as names): the run goes through on both databases, and
+    the body, step input and output keep them."""
+    definition = workflow([node("storage-1")], remember("$.steps.trigger.body.s"))
+    definition["steps"]["trigger"] = step("webhook", "webhook", "2.0")
+    wf = await create(api, definition)
+    r = await api.client.post(f"/core/v1/workflows/{wf['id']}/enable", headers=api.master)
+    assert r.status_code == 200, r.text
+    r = await api.client.post(hook_of(wf), json={"s": "a\u0000b"})
+    assert r.status_code == 202, r.text
+    run = await wait_run(api, wf["id"], r.json()["runId"])
+    assert run["status"] == "succeeded", run
+    stored = next(s for s in run["steps"] if s["step"] == "storage-1")
+    assert "a\u0000b" in stored["output"]["value"], stored

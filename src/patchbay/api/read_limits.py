@@ -94,7 +94,9 @@ class BodyReadTimeout:
             if timed_out:
                 return {"type": "http.disconnect"}
             try:
-                message = await asyncio.wait_for(receive(), self.timeout)
+                # asyncio.timeout arms a timer handle; wait_for would make a task per read
+                async with asyncio.timeout(self.timeout):
+                    message = await receive()
             except TimeoutError:
                 timed_out = True
                 if not started:

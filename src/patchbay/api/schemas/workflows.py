@@ -7,9 +7,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from ...services.workflows.runs.journal import STATUSES
 from .common import PageInfo
 
-RunStatus = Literal["queued", "running", "waiting", "succeeded", "failed", "cancelled"]
+RunStatus = Literal[STATUSES]  # the statuses the runs service knows, one list
 
 
 class Workflow(BaseModel):

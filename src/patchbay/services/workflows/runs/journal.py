@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ....storage.models import RunStep, WorkflowRun
 
 FINAL = ("succeeded", "failed", "cancelled")  # a run's statuses once it ended
+STATUSES = ("queued", "running", "waiting", *FINAL)  # every status a run can have
 
 JOURNAL_COLUMNS = (
     "run_id",

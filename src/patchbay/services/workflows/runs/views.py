@@ -17,7 +17,7 @@ from ...identity.principal import Principal
 from ..definitions import Workflows
 from ..payload_store import PayloadNotFound, Payloads
 from ..run_logs import shown
-from .journal import FINAL
+from .journal import FINAL, STATUSES
 
 
 def run_to_api(run: WorkflowRun) -> dict[str, Any]:
@@ -96,9 +96,9 @@ class RunViews:
     ) -> dict[str, Any]:
         """Runs, oldest first, filtered by status, trigger (``webhook``, a trigger's name,
         ``alerting``...) and creation time (``since`` inclusive, ``until`` exclusive)."""
-        if status is not None and status not in (*FINAL, "queued", "running", "waiting"):
+        if status is not None and status not in STATUSES:
             raise BadRequest(
-                "status must be queued, running, waiting, succeeded, failed or cancelled",
+                f"status must be one of {', '.join(STATUSES)}",
                 "invalid_status",
             )
         async with self.db.session() as s:

@@ -23,6 +23,7 @@ from sqlalchemy import text
 from patchbay.crypto import KeyRing, KeyRingError
 from patchbay.services.credentials.key_rotation import rotate
 from patchbay.testing.fakeserver import serve_in_thread
+from patchbay.testing.process import free_port
 from patchbay.testing.subscriber import Subscriber
 
 SUBS = "/core/v1/subscriptions"
@@ -361,6 +362,23 @@ async def test_past_the_deadline_is_dead_and_bulk_replay_delivers_all(fast, make
                 f"{SUBS}/{sid}/events/replay", json={"status": "pending"}, headers=api.master
             )
             api.expect_error(r, 400)
+
+
+async def test_an_unreachable_endpoint_is_said_with_its_cause_and_host(fast, make_api):
+    port = free_port()  # nothing listens there
+    async with make_api(fast) as api:
+        created = await subscribe(api, f"http://127.0.0.1:{port}/hook")
+        await send(api, created, "u1")
+        sid = created["id"]
+        for _ in range(200):
+            log = await get(api, f"{SUBS}/{sid}/deliveries")
+            if log["elements"]:
+                break
+            await asyncio.sleep(0.05)
+        assert log["elements"][0]["error"] == (
+            f"Could not reach the endpoint: the connection to 127.0.0.1:{port} was refused "
+            "(nothing listens there)"
+        )
 
 
 async def test_replaying_a_pending_event_is_400(api, subscriber):

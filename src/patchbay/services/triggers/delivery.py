@@ -74,8 +74,10 @@ class Deliverer:
         except httpx.TimeoutException:
             return AttemptResult(False, True, None, elapsed(), "Timed out")
         except httpx.HTTPError as exc:
+            # the transport's message says why (refused, name, TLS) and where
+            reason = str(exc) or exc.__class__.__name__
             return AttemptResult(
-                False, True, None, elapsed(), f"Could not reach the endpoint: {exc!r}"
+                False, True, None, elapsed(), f"Could not reach the endpoint: {reason}"
             )
         status = response.status_code
         latency = elapsed()

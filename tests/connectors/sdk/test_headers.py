@@ -33,7 +33,15 @@ def test_secret_headers_are_hidden(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["Content-Type", "Retry-After", "WWW-Authenticate", "X-Request-Id", "Keep-Alive"]
+    "name",
+    [
+        "Content-Type",
+        "Retry-After",
+        "WWW-Authenticate",
+        "X-Request-Id",
+        "Keep-Alive",
+        "Idempotency-Key",
+    ],
 )
 def test_other_headers_are_shown(name: str) -> None:
     assert not is_secret_header(name)

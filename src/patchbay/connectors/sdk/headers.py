@@ -29,8 +29,11 @@ SECRET_HEADERS = frozenset(
 # A header whose name holds one of these words is taken for a secret too (X-API-Key,
 # X-Auth-Token, X-Session-Id...).
 SECRET_HEADER_WORDS = ("auth", "token", "key", "secret", "password", "cookie", "session")
-# Challenges, which say how to authenticate and carry no secret.
-_CHALLENGES = frozenset({"www-authenticate", "proxy-authenticate"})
+# Names that hold one of those words but carry no secret: challenges (how to authenticate)
+# and idempotency keys (a request's id, which a workflow may need to deduplicate).
+_NOT_SECRET = frozenset(
+    {"www-authenticate", "proxy-authenticate", "idempotency-key", "x-idempotency-key"}
+)
 
 
 @lru_cache(maxsize=4096)
@@ -39,7 +42,7 @@ def is_secret_header(name: str) -> bool:
     lowered = name.lower()
     if lowered in SECRET_HEADERS:
         return True
-    return lowered not in _CHALLENGES and any(word in lowered for word in SECRET_HEADER_WORDS)
+    return lowered not in _NOT_SECRET and any(word in lowered for word in SECRET_HEADER_WORDS)
 
 
 def visible_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]] | Any) -> dict[str, str]:

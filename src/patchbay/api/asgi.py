@@ -8,6 +8,10 @@ from collections.abc import AsyncIterator, Iterable
 
 import ijson
 
+from .responses import error_body
+
+JSON_TYPE = (b"content-type", b"application/json")
+
 
 class BodyRefused(Exception):
     """The request body cannot be read: answered ``status`` with ``message`` and ``code``."""
@@ -112,3 +116,10 @@ async def send_answer(
     raw = [*headers, (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
+
+
+async def send_error(
+    send, status: int, message: str, code: str, headers: Iterable[tuple[bytes, bytes]] = ()
+) -> None:
+    """Patchbay's error body (``{"message", "code"}``) as a whole answer."""
+    await send_answer(send, status, error_body(message, code), [JSON_TYPE, *headers])

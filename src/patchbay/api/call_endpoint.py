@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, Valida
 
 from ..services.errors import ServiceError
 from ..services.platform import Platform
-from .asgi import BodyRefused, read_body, send_answer
+from .asgi import JSON_TYPE, BodyRefused, read_body, send_answer
 from .deps import authenticate_header
 from .errors import describe_validation_errors
 from .responses import error_body
@@ -27,7 +27,7 @@ from .responses import error_body
 log = logging.getLogger("patchbay.api")
 
 CALL_PATH = re.compile(r"^/core/v1/connectors/([^/]+)/versions/([^/]+)/call/?$")
-_JSON = (b"content-type", b"application/json")
+
 
 Answer = tuple[int, bytes, list[tuple[bytes, bytes]]]
 
@@ -96,7 +96,7 @@ class CallConnectorFastPath:
             log.exception("unhandled error in Call Connector")
             answer = 500, error_body("Internal error", "internal_error"), []
         status, body, extra = answer
-        await send_answer(send, status, body, [_JSON, *extra])
+        await send_answer(send, status, body, [JSON_TYPE, *extra])
 
     async def _answer(self, match: re.Match, headers: dict[bytes, bytes], scope, receive) -> Answer:
         try:

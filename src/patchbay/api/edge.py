@@ -23,10 +23,8 @@ from urllib.parse import parse_qsl
 import orjson
 
 from ..services.workflows.tray_import import UnsupportedMediaType, media_kind
-from .asgi import BodyRefused, read_body
-from .responses import error_body
+from .asgi import JSON_TYPE, BodyRefused, read_body, send_error
 
-_JSON = (b"content-type", b"application/json")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # The endpoints that read YAML as well as JSON (see tray_import.parse_body).
 YAML_PATHS = re.compile(r"^/core/v1/workflows(/[^/]+)?/?$")
@@ -136,21 +134,12 @@ class RequestEdge:
                     check_body_strings(body)
                     receive = _replay(body, receive)
         except BodyRefused as refused:
-            payload = error_body(refused.message, refused.code)
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": refused.status,
-                    "headers": [_JSON, (b"content-length", str(len(payload)).encode())],
-                }
-            )
-            await send({"type": "http.response.body", "body": payload})
-            return None
+            return await send_error(send, refused.status, refused.message, refused.code)
         return await self.app(scope, receive, send)
 
 
 def _as_json(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    return [*(h for h in headers if h[0] != b"content-type"), _JSON]
+    return [*(h for h in headers if h[0] != b"content-type"), JSON_TYPE]
 
 
 def _body_headers(headers: list[tuple[bytes, bytes]]) -> tuple[bool, str | None]:

@@ -16,25 +16,9 @@ import time
 from starlette.exceptions import HTTPException
 
 from ..ratelimit import TokenBucket, buckets
-from .responses import error_body
+from .asgi import send_error
 
 CALL_PATH = re.compile(r"^/core/v1/connectors/[^/]+/versions/[^/]+/call/?$")
-
-
-async def _send_error(send, status: int, message: str, code: str, headers=()) -> None:
-    body = error_body(message, code)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 class _BodyTooLarge(HTTPException):
@@ -59,9 +43,9 @@ class BodyLimit:
                 try:
                     too_big = int(value) > self.max_bytes
                 except ValueError:
-                    return await _send_error(send, 400, "Invalid Content-Length", "invalid_request")
+                    return await send_error(send, 400, "Invalid Content-Length", "invalid_request")
                 if too_big:
-                    return await _send_error(send, 413, self._message(), "payload_too_large")
+                    return await send_error(send, 413, self._message(), "payload_too_large")
         seen = 0
         started = False
 
@@ -84,7 +68,7 @@ class BodyLimit:
             await self.app(scope, limited_receive, tracking_send)
         except _BodyTooLarge:
             if not started:
-                await _send_error(send, 413, self._message(), "payload_too_large")
+                await send_error(send, 413, self._message(), "payload_too_large")
 
     def _message(self) -> str:
         return f"Request body exceeds {self.max_bytes} bytes"
@@ -116,7 +100,7 @@ class RateLimit:
         if wait:
             headers = self._headers(0, wait)
             headers.append((b"retry-after", str(max(1, math.ceil(wait))).encode()))
-            return await _send_error(
+            return await send_error(
                 send,
                 429,
                 "Rate limit exceeded: too many requests for this token",

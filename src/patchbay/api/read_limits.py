@@ -20,7 +20,7 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ..config import Settings
-from .responses import error_body
+from .asgi import send_error
 
 
 def server_limits(settings: Settings) -> dict[str, Any]:
@@ -102,7 +102,10 @@ class BodyReadTimeout:
                 if not started:
                     answered = True
                     message = f"The request body did not arrive within {self.timeout:g} s"
-                    await _answer_408(send, message)
+                    # the body never came: the connection closes after this answer
+                    await send_error(
+                        send, 408, message, "request_timeout", [(b"connection", b"close")]
+                    )
                 return {"type": "http.disconnect"}
             if message["type"] != "http.request" or not message.get("more_body", False):
                 body_done = True
@@ -116,14 +119,3 @@ class BodyReadTimeout:
             await send(message)
 
         await self.app(scope, timed_receive, guarded_send)
-
-
-async def _answer_408(send, message: str) -> None:
-    body = error_body(message, "request_timeout")
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close"),
-    ]
-    await send({"type": "http.response.start", "status": 408, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

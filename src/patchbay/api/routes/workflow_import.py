@@ -38,7 +38,7 @@ def body_openapi(description: str) -> dict[str, Any]:
     status_code=201,
     summary="Import a Tray export",
     response_model=Imported,
-    responses=errors(400, 401, 403, 413, 415, 429),
+    responses=errors(400, 401, 403, 413, 429),
     openapi_extra=body_openapi(
         'A Tray export file: {"tray_export_version": 4, "export_type": "workflow" | '
         '"project", "workflows": [...], "projects": []}'

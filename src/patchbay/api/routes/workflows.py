@@ -31,7 +31,7 @@ hooks = APIRouter(tags=["workflows"])
     status_code=201,
     summary="Create a workflow",
     response_model=W.SavedWorkflow,
-    responses=errors(400, 401, 403, 413, 415, 429),
+    responses=errors(400, 401, 403, 413, 429),
     openapi_extra=body_openapi("One workflow in Tray's export shape (JSON or YAML)"),
 )
 async def create_workflow(
@@ -72,7 +72,7 @@ async def get_workflow(
     "/{workflow_id}",
     summary="Save a new version of a workflow",
     response_model=W.SavedWorkflow,
-    responses=errors(400, 401, 403, 404, 413, 415, 429),
+    responses=errors(400, 401, 403, 404, 413, 429),
     openapi_extra=body_openapi("One workflow in Tray's export shape (JSON or YAML)"),
 )
 async def update_workflow(

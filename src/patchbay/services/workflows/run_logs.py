@@ -22,9 +22,6 @@ from ...crypto import KeyRing, is_sealed
 
 REDACTED = "[redacted]"
 SECRET_WORDS = ("authorization", "api_key", "apikey", "api-key", "password", "secret", "token")
-# A sealed output (crypto.SEALED): {"$sealed": <Fernet token of it>, "shown": <masked copy>}
-
-
 MIN_SECRET_LENGTH = 4  # shorter values would mask unrelated text
 
 
@@ -99,6 +96,7 @@ def _masked(value: Any, secrets: frozenset[str]) -> Any:
     return _masked_text(value, secrets) if isinstance(value, str) else value
 
 
+# A sealed output (crypto.SEALED): {"$sealed": <Fernet token of it>, "shown": <masked copy>}
 def seal(value: Any, secrets: frozenset[str], keyring: KeyRing) -> Any:
     """What the journal stores of a step output (see the module's doc)."""
     if not secrets or not mentions(value, secrets):

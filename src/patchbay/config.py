@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     connector_max_response_bytes: int = 67_108_864
     user_token_ttl_seconds: int = 2 * 24 * 3600
     auth_cache_seconds: float = 2.0
+    # Members' sign-in sessions (cookie): lifetime; Secure cookies: auto (when the request
+    # came over https, as told by the proxy headers uvicorn trusts), always or never.
+    session_ttl_seconds: int = 12 * 3600
+    cookie_secure: str = "auto"
     idempotency_ttl_seconds: int = 24 * 3600
     log_level: str = "info"
     # Triggers: intake, delivery to subscribers, and the background workers.

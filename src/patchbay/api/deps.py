@@ -1,15 +1,32 @@
-"""Request dependencies: the platform and the authenticated caller."""
+"""Request dependencies: the platform, the authenticated caller and what the route does.
+
+A caller is named by an ``Authorization: Bearer`` token, or (a member in the console) by
+the session cookie; a cookie-authenticated write must carry the session's CSRF token in
+``X-CSRF-Token`` (403 ``csrf_missing`` / ``csrf_invalid`` otherwise). Every route that acts
+for a caller declares its action with ``allow`` (checked by ``tests/api/test_access.py``)."""
 
 from __future__ import annotations
 
-from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from collections.abc import Callable
 
-from ..services.errors import Unauthorized
-from ..services.identity.principal import Principal
+from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+
+from ..services.errors import Forbidden, Unauthorized
+from ..services.identity.principal import BUILD, MANAGE, READ, Principal
+from ..services.identity.sessions import COOKIE, CSRF_HEADER, csrf_matches
 from ..services.platform import Platform
 
-bearer = HTTPBearer(auto_error=False, description="A master token or an end user's token")
+bearer = HTTPBearer(
+    auto_error=False,
+    description="A master token, an end user's token or a member's personal token",
+)
+session_cookie = APIKeyCookie(
+    name=COOKIE,
+    auto_error=False,
+    description="A member's session (the console); writes also need the X-CSRF-Token header",
+)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 async def platform(request: Request) -> Platform:
@@ -17,13 +34,64 @@ async def platform(request: Request) -> Platform:
 
 
 async def principal(
-    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+    cookie: str | None = Depends(session_cookie),
 ) -> Principal:
-    if credentials is None:
-        if request.headers.get("authorization"):
-            raise Unauthorized("Authorization must be 'Bearer <token>'", "invalid_token")
+    pf: Platform = request.app.state.platform
+    if credentials is not None:
+        p = await pf.identity.authenticate(credentials.credentials)
+    elif request.headers.get("authorization"):
+        raise Unauthorized("Authorization must be 'Bearer <token>'", "invalid_token")
+    elif cookie:
+        p = await pf.identity.authenticate_session(cookie)
+        if request.method not in SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER)
+            if not sent:
+                raise Forbidden(f"A signed-in write needs the {CSRF_HEADER} header", "csrf_missing")
+            if not csrf_matches(cookie, sent):
+                raise Forbidden(f"The {CSRF_HEADER} header does not match", "csrf_invalid")
+    else:
         raise Unauthorized("Missing bearer token", "missing_token")
-    return await request.app.state.platform.identity.authenticate(credentials.credentials)
+    request.state.principal = p  # the audit log's actor
+    return p
+
+
+def allow(action: str, *, end_users: bool = False) -> Callable:
+    """The dependency of a route that performs ``action`` (READ, BUILD or MANAGE) in a
+    workspace: the caller, refused (403) when no role of theirs allows it anywhere; the
+    services then check each row's workspace. ``end_users``: an end user's token may call
+    it (on their own things)."""
+
+    async def dependency(p: Principal = Depends(principal)) -> Principal:
+        if p.is_end_user and not end_users:
+            raise Forbidden("This endpoint needs a master token", "master_token_required")
+        if not p.may_somewhere(action):
+            raise Forbidden(_refusal(action), "insufficient_role")
+        return p.acting(action)
+
+    dependency.action = action  # type: ignore[attr-defined]
+    dependency.end_users = end_users  # type: ignore[attr-defined]
+    return dependency
+
+
+def _refusal(action: str) -> str:
+    return {
+        READ: "You have no role in any workspace",
+        BUILD: "Your roles do not allow building or running (contributor or admin needed)",
+        MANAGE: "Managing members and secrets needs a workspace admin",
+    }[action]
+
+
+def org_level(action: str = READ) -> Callable:
+    """The dependency of an organisation-level route (members, roles, invites, audit log)."""
+
+    async def dependency(p: Principal = Depends(principal)) -> Principal:
+        p.require_org(action)
+        return p.acting(action)
+
+    dependency.org_action = action  # type: ignore[attr-defined]
+    return dependency
 
 
 async def authenticate_header(platform: Platform, header: str | None) -> Principal:
@@ -36,6 +104,10 @@ async def authenticate_header(platform: Platform, header: str | None) -> Princip
     return await platform.identity.authenticate(token.strip())
 
 
-async def master(p: Principal = Depends(principal)) -> Principal:
-    p.require_master()
-    return p
+# The actions, and the shapes of the routes' dependencies (kept for readability there).
+reader = allow(READ)
+builder = allow(BUILD)
+manager = allow(MANAGE)
+any_reader = allow(READ, end_users=True)
+any_builder = allow(BUILD, end_users=True)
+master = manager  # the organisation's administrative routes (end users, usage)

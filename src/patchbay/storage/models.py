@@ -65,12 +65,129 @@ class Org(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Workspace(Base):
+    """Where things are built: workflows, the organisation's authentications, subscriptions
+    and end users belong to one workspace. Every organisation has a default one."""
+
+    __tablename__ = "workspaces"
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(32), default="Shared")  # Tray's WorkspaceType
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Member(Base):
+    """A person of the organisation who builds integrations (Tray's ``/core/v1/users``).
+    ``password_hash`` is argon2id (null: never set, or single sign-on only); ``email`` is
+    stored lower-cased."""
+
+    __tablename__ = "members"
+    __table_args__ = (UniqueConstraint("org_id", "email"),)
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(255))
+    org_role: Mapped[str] = mapped_column(String(16))  # owner | admin | member
+    account_type: Mapped[str] = mapped_column(String(32), default="Regular")
+    password_hash: Mapped[str | None] = mapped_column(Text, nullable=True)
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WorkspaceMember(Base):
+    """A member's role in one workspace: admin, contributor or viewer."""
+
+    __tablename__ = "workspace_members"
+    __table_args__ = (UniqueConstraint("workspace_id", "member_id"),)
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MemberSession(Base):
+    """A signed-in browser: the cookie holds a random token, stored here as its SHA-256."""
+
+    __tablename__ = "member_sessions"
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True, default=new_id)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"))
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    method: Mapped[str] = mapped_column(String(16), default="password")  # password | sso
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_agent: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class OneTimeLink(Base):
+    """An invitation, a password reset or the first owner's setup: a link with a random
+    token (stored as its SHA-256), used once, expiring. An invitation's ``id`` is Tray's
+    ``inviteId``."""
+
+    __tablename__ = "one_time_links"
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # invite | reset | setup
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    member_id: Mapped[str | None] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), nullable=True
+    )
+    org_role: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    created_by: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class AuditEvent(Base):
+    """One change made by a member or a token: who (``actor_*``), what (``action``, the
+    route), to which resource, when, from which address, and how it ended. Never a secret:
+    request bodies are not recorded."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_org", "org_id", "seq"),)
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(String(36))
+    workspace_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    actor_type: Mapped[str] = mapped_column(
+        String(16)
+    )  # member | master_token | user_token | anonymous
+    actor_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    actor_label: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    action: Mapped[str] = mapped_column(String(200))
+    resource_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    resource_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 class EndUser(Base):
     __tablename__ = "users"
     __table_args__ = (UniqueConstraint("org_id", "external_user_id"),)
     seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(String(36), unique=True, default=new_id)
     org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), index=True)
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
     external_user_id: Mapped[str] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(255))
     is_test_user: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -79,8 +196,8 @@ class EndUser(Base):
 
 
 class ApiToken(Base):
-    """A master token (the organisation's) or a user token (one end user's). Only the
-    SHA-256 of the token is stored."""
+    """A master token (the organisation's, or one workspace's), a user token (one end
+    user's) or a personal token (one member's). Only the SHA-256 of the token is stored."""
 
     __tablename__ = "api_tokens"
     seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
@@ -89,7 +206,15 @@ class ApiToken(Base):
     user_id: Mapped[str | None] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=True
     )
-    kind: Mapped[str] = mapped_column(String(16))  # "master" | "user"
+    # A master token scoped to one workspace (null: the whole organisation).
+    workspace_id: Mapped[str | None] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True, nullable=True
+    )
+    # A member's personal token, acting with the member's roles.
+    member_id: Mapped[str | None] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), index=True, nullable=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # "master" | "user" | "personal"
     name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))
@@ -106,6 +231,9 @@ class Authentication(Base):
     seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(String(36), unique=True, default=new_id)
     org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), index=True)
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
     user_id: Mapped[str | None] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=True
     )
@@ -166,6 +294,8 @@ class OAuthState(Base):
     user_id: Mapped[str | None] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), nullable=True
     )
+    # The workspace the authentication will belong to.
+    workspace_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     service_environment_id: Mapped[str] = mapped_column(String(36))
     name: Mapped[str] = mapped_column(String(255))
     scopes: Mapped[list] = mapped_column(JSON, default=list)
@@ -191,6 +321,9 @@ class Subscription(Base):
     seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(String(36), unique=True, default=new_id)
     org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), index=True)
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
     user_id: Mapped[str | None] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=True
     )
@@ -299,6 +432,9 @@ class WorkflowRow(Base):
     seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(String(36), unique=True, default=new_id)
     org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), index=True)
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
     title: Mapped[str] = mapped_column(String(255))
     enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     current_version: Mapped[int] = mapped_column(Integer, default=1)

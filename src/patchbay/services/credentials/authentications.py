@@ -114,6 +114,7 @@ class Authentications:
         check_schema(env.user_data_schema, user_data, "userData")
         row = Authentication(
             org_id=p.org_id,
+            workspace_id=p.target_workspace(),
             user_id=p.user_id,
             name=body["name"],
             service_name=connector.service.name,

@@ -263,6 +263,7 @@ class OAuth:
                     state_hash=hash_state(state),
                     org_id=p.org_id,
                     user_id=p.user_id,
+                    workspace_id=p.target_workspace(),
                     service_environment_id=env.id,
                     name=body["name"],
                     scopes=list(scopes),
@@ -399,6 +400,7 @@ class OAuth:
             else:
                 row = Authentication(
                     org_id=state.org_id,
+                    workspace_id=state.workspace_id,
                     user_id=state.user_id,
                     name=state.name,
                     service_name=connector.service.name,

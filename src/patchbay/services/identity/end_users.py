@@ -35,7 +35,11 @@ class Users:
     ) -> dict[str, Any]:
         p.require_master()
         user = EndUser(
-            org_id=p.org_id, name=name, external_user_id=external_user_id, is_test_user=is_test_user
+            org_id=p.org_id,
+            workspace_id=p.target_workspace(),
+            name=name,
+            external_user_id=external_user_id,
+            is_test_user=is_test_user,
         )
         async with self.db.session() as s:
             s.add(user)

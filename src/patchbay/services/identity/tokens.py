@@ -1,6 +1,9 @@
-"""Organisations and bearer tokens: creation, verification (with a short cache), revocation.
+"""Organisations, bearer tokens and sessions: who a credential is (with a short cache),
+creation and revocation.
 
-Tokens are random, shown once, and stored as their SHA-256 only."""
+Tokens are random, shown once, and stored as their SHA-256 only. A master token belongs to
+the organisation or to one of its workspaces; a user token to one end user; a personal
+token and a session to one member, who acts with their roles."""
 
 from __future__ import annotations
 
@@ -9,17 +12,28 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 
 from cachetools import LRUCache
 from sqlalchemy import func, select, update
 
 from ...storage.db import Database
-from ...storage.models import ApiToken, EndUser, Org, utcnow
+from ...storage.models import (
+    ApiToken,
+    EndUser,
+    Member,
+    MemberSession,
+    Org,
+    Workspace,
+    WorkspaceMember,
+    utcnow,
+)
 from ..errors import BadRequest, NotFound, Unauthorized
 from .principal import Principal
 
 DEFAULT_ORG = "default"
-_PREFIXES = {"master": "pbm_", "user": "pbu_"}
+DEFAULT_WORKSPACE = "Default"
+_PREFIXES = {"master": "pbm_", "user": "pbu_", "personal": "pbp_", "session": "pbs_"}
 CACHE_SIZE = 50_000  # verified tokens kept; the least recently used go first
 
 
@@ -55,14 +69,35 @@ class Identity:
 
     # -- organisations ---------------------------------------------------------------
     async def ensure_org(self, name: str = DEFAULT_ORG) -> str:
+        """The organisation named ``name`` (created with its default workspace)."""
         async with self.db.session() as s:
             org_id = await s.scalar(select(Org.id).where(Org.name == name))
-            if org_id:
-                return org_id
-            org = Org(name=name)
-            s.add(org)
+            if org_id is None:
+                org = Org(name=name)
+                s.add(org)
+                await s.flush()
+                org_id = org.id
+            if await self._default_workspace(s, org_id) is None:
+                s.add(
+                    Workspace(
+                        org_id=org_id, name=DEFAULT_WORKSPACE, type="Organization", is_default=True
+                    )
+                )
             await s.commit()
-            return org.id
+            return org_id
+
+    async def default_workspace(self, org_id: str) -> str:
+        async with self.db.session() as s:
+            workspace_id = await self._default_workspace(s, org_id)
+        if workspace_id is None:
+            raise NotFound("The organisation has no default workspace", "workspace_not_found")
+        return workspace_id
+
+    @staticmethod
+    async def _default_workspace(s, org_id: str) -> str | None:
+        return await s.scalar(
+            select(Workspace.id).where(Workspace.org_id == org_id, Workspace.is_default)
+        )
 
     async def org_id(self, name: str) -> str:
         async with self.db.session() as s:
@@ -72,12 +107,28 @@ class Identity:
         return org_id
 
     # -- master tokens ---------------------------------------------------------------
-    async def create_master_token(self, org_id: str, name: str | None = None) -> IssuedToken:
+    async def create_master_token(
+        self, org_id: str, name: str | None = None, workspace_id: str | None = None
+    ) -> IssuedToken:
+        """A master token for the whole organisation, or for one of its workspaces only."""
         token = new_token("master")
         row = ApiToken(
-            org_id=org_id, kind="master", name=name, token_hash=hash_token(token), prefix=token[:8]
+            org_id=org_id,
+            kind="master",
+            name=name,
+            workspace_id=workspace_id,
+            token_hash=hash_token(token),
+            prefix=token[:8],
         )
         async with self.db.session() as s:
+            if workspace_id is not None:
+                found = await s.scalar(
+                    select(Workspace.id).where(
+                        Workspace.id == workspace_id, Workspace.org_id == org_id
+                    )
+                )
+                if found is None:
+                    raise NotFound(f"No workspace {workspace_id} here", "workspace_not_found")
             s.add(row)
             await s.commit()
         return IssuedToken(row.id, token, None)
@@ -148,9 +199,20 @@ class Identity:
 
     # -- verification ----------------------------------------------------------------
     async def authenticate(self, token: str | None) -> Principal:
+        """The caller a bearer token names (a master, user or personal token)."""
         if not token:
             raise Unauthorized("Missing bearer token", "missing_token")
-        digest = hash_token(token)
+        return await self._verify(hash_token(token), self._token_principal)
+
+    async def authenticate_session(self, token: str) -> Principal:
+        """The member a session cookie names."""
+        return await self._verify(
+            hash_token(token),
+            self._session_principal,
+            invalid=("Your session has ended", "session_ended"),
+        )
+
+    async def _verify(self, digest: str, load, invalid=None) -> Principal:
         now = time.time()
         try:
             principal, expires, until = self._cache[digest]
@@ -161,20 +223,78 @@ class Identity:
                 raise Unauthorized("The token has expired", "token_expired")
             return principal
         async with self.db.session() as s:
-            row = await s.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
-        if row is None or row.revoked_at is not None:
+            found = await load(s, digest)
+        if found is None:
             self._cache.pop(digest, None)
-            raise Unauthorized("Invalid or revoked token", "invalid_token")
-        expires_at = _aware(row.expires_at)
+            message, code = invalid or ("Invalid or revoked token", "invalid_token")
+            raise Unauthorized(message, code)
+        principal, expires_at = found
         expires = expires_at.timestamp() if expires_at else None
-        principal = Principal(
-            org_id=row.org_id, kind=row.kind, token_id=row.id, user_id=row.user_id
-        )
         self._cache[digest] = (principal, expires, now + self.cache_seconds)
         if expires is not None and expires <= now:
             raise Unauthorized("The token has expired", "token_expired")
         return principal
 
+    async def _token_principal(self, s, digest: str):
+        row = await s.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
+        if row is None or row.revoked_at is not None:
+            return None
+        expires_at = _aware(row.expires_at)
+        if row.kind == "personal":
+            principal = await self._member_principal(s, row.member_id, row.id, "token")
+            return (principal, expires_at) if principal else None
+        default = await self._default_workspace(s, row.org_id)
+        workspace_id = row.workspace_id
+        if row.kind == "user":
+            workspace_id = await s.scalar(
+                select(EndUser.workspace_id).where(EndUser.id == row.user_id)
+            )
+        principal = Principal(
+            org_id=row.org_id,
+            kind=row.kind,
+            token_id=row.id,
+            user_id=row.user_id,
+            workspace_id=workspace_id,
+            default_workspace_id=default,
+            label=row.name,
+        )
+        return principal, expires_at
+
+    async def _session_principal(self, s, digest: str):
+        row = await s.scalar(select(MemberSession).where(MemberSession.token_hash == digest))
+        if row is None or row.revoked_at is not None:
+            return None
+        principal = await self._member_principal(s, row.member_id, row.id, "session")
+        return (principal, _aware(row.expires_at)) if principal else None
+
+    async def _member_principal(
+        self, s, member_id: str | None, token_id: str, via: str
+    ) -> Principal | None:
+        member = await s.scalar(select(Member).where(Member.id == member_id))
+        if member is None:
+            return None
+        roles = dict(
+            (
+                await s.execute(
+                    select(WorkspaceMember.workspace_id, WorkspaceMember.role).where(
+                        WorkspaceMember.member_id == member.id
+                    )
+                )
+            ).all()
+        )
+        return Principal(
+            org_id=member.org_id,
+            kind="member",
+            token_id=token_id,
+            member_id=member.id,
+            org_role=member.org_role,
+            workspace_roles=MappingProxyType(roles),
+            default_workspace_id=await self._default_workspace(s, member.org_id),
+            via=via,
+            label=member.email,
+        )
+
     def forget(self) -> None:
-        """Drop cached verifications (after a revocation or deletion in this process)."""
+        """Drop cached verifications (after a revocation, a deletion or a role change in
+        this process; other processes see it within ``cache_seconds``)."""
         self._cache.clear()

@@ -63,6 +63,7 @@ def principal_of(row: Subscription) -> Principal:
         kind="user" if row.user_id else "master",
         token_id="subscription:" + row.id,
         user_id=row.user_id,
+        workspace_id=row.workspace_id,
     )
 
 
@@ -250,6 +251,7 @@ class Subscriptions:
         keys = KeySet.fresh(now)
         row = Subscription(
             org_id=p.org_id,
+            workspace_id=p.target_workspace(),
             user_id=p.user_id,
             name=body["name"],
             external_id=body.get("externalId"),

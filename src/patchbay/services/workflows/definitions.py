@@ -263,6 +263,7 @@ class Workflows:
             workflow, notes = self.validate(definition)
         row = WorkflowRow(
             org_id=p.org_id,
+            workspace_id=p.target_workspace(),
             title=workflow.title,
             enabled=False,
             current_version=1,
@@ -382,7 +383,12 @@ class Workflows:
         trigger, op = found
         step = workflow.trigger
         created = await self.subscriptions.create(
-            Principal(org_id=row.org_id, kind="master", token_id=p.token_id),
+            Principal(
+                org_id=row.org_id,
+                kind="master",
+                token_id=p.token_id,
+                workspace_id=row.workspace_id,
+            ),
             {
                 "name": f"workflow {row.title}",
                 "trigger": {"name": trigger.name, "version": trigger.version},
@@ -403,7 +409,12 @@ class Workflows:
 
     async def _unsubscribe(self, p: Principal, row: WorkflowRow) -> None:
         if row.subscription_id and self.subscriptions is not None:
-            owner = Principal(org_id=row.org_id, kind="master", token_id=p.token_id)
+            owner = Principal(
+                org_id=row.org_id,
+                kind="master",
+                token_id=p.token_id,
+                workspace_id=row.workspace_id,
+            )
             try:
                 await self.subscriptions.delete(owner, row.subscription_id)
             except NotFound:
@@ -426,7 +437,9 @@ class Workflows:
         """The URL a hand-configured sender posts to: the subscription's intake URL."""
         if not row.subscription_id or self.subscriptions is None:
             return None
-        owner = Principal(org_id=row.org_id, kind="master", token_id="workflow")
+        owner = Principal(
+            org_id=row.org_id, kind="master", token_id="workflow", workspace_id=row.workspace_id
+        )
         try:
             return (await self.subscriptions.get(owner, row.subscription_id)).get("intakeUrl")
         except NotFound:

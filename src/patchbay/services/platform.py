@@ -19,6 +19,7 @@ from .credentials.authentications import Authentications
 from .credentials.oauth import OAuth
 from .credentials.ready import Credentials
 from .identity.end_users import Users
+from .identity.members import Members
 from .identity.sessions import Sessions
 from .identity.tokens import Identity
 from .signals import Signals
@@ -48,6 +49,7 @@ class Platform:
         )
         self.identity = Identity(self.db, cache_seconds=settings.auth_cache_seconds)
         self.users = Users(self.db, self.identity)
+        self.members = Members(self.db, self.identity)
         self.sessions = Sessions(self.db, self.identity, ttl_seconds=settings.session_ttl_seconds)
         self.catalog = Catalog(self.registry)
         self.authentications = Authentications(

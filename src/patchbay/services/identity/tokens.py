@@ -197,6 +197,37 @@ class Identity:
         self._cache.clear()
         return result.rowcount
 
+    # -- personal tokens (a member's) ---------------------------------------------------
+    async def create_personal_token(
+        self,
+        org_id: str,
+        member_id: str,
+        name: str | None = None,
+        ttl_seconds: int | None = None,
+    ) -> IssuedToken:
+        """A token acting as the member, with the member's roles (whatever they are when
+        it is used); optional expiry."""
+        token = new_token("personal")
+        expires = utcnow() + timedelta(seconds=ttl_seconds) if ttl_seconds else None
+        row = ApiToken(
+            org_id=org_id,
+            member_id=member_id,
+            kind="personal",
+            name=name,
+            token_hash=hash_token(token),
+            prefix=token[:8],
+            expires_at=expires,
+        )
+        async with self.db.session() as s:
+            owner = await s.scalar(
+                select(Member.id).where(Member.id == member_id, Member.org_id == org_id)
+            )
+            if owner is None:
+                raise NotFound("User not found", "user_not_found")
+            s.add(row)
+            await s.commit()
+        return IssuedToken(row.id, token, expires)
+
     # -- verification ----------------------------------------------------------------
     async def authenticate(self, token: str | None) -> Principal:
         """The caller a bearer token names (a master, user or personal token)."""

@@ -18,7 +18,6 @@ from test_workflow_api import node, step, workflow
 
 from patchbay.cli.main import cli
 from patchbay.config import Settings
-from patchbay.services.identity.principal import Principal
 from patchbay.services.platform import Platform
 from patchbay.testing.fakeserver import serve_in_thread
 
@@ -93,7 +92,7 @@ def workflows_in(data_dir: Path, database_url: str) -> list[dict]:
         platform = Platform(settings)
         await platform.start()
         try:
-            p = Principal(org_id=platform.default_org_id, kind="master", token_id="test")
+            p = platform.operator("test")
             return (await platform.workflows.list(p, None, None))["elements"]
         finally:
             await platform.stop()
@@ -174,7 +173,7 @@ def runs_of(data_dir: Path, database_url: str, workflow_id: str) -> list[dict]:
         platform = Platform(settings)
         await platform.start()
         try:
-            p = Principal(org_id=platform.default_org_id, kind="master", token_id="test")
+            p = platform.operator("test")
             return (await platform.runs.list(p, workflow_id, None, None, None))["elements"]
         finally:
             await platform.stop()

@@ -31,6 +31,9 @@ def _with_platform(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T
         platform = Platform(settings)
         await platform.db.migrate()
         platform.default_org_id = await platform.identity.ensure_org()
+        platform.default_workspace_id = await platform.identity.default_workspace(
+            platform.default_org_id
+        )
         try:
             return await work(platform)
         finally:
@@ -228,12 +231,11 @@ def call(
         raise click.BadParameter("must be a JSON object", param_hint="--input")
 
     async def work(pf):
-        from ..services.identity.principal import Principal
 
         if token:
             principal = await pf.identity.authenticate(token)
         else:  # the operator acts as the default organisation
-            principal = Principal(org_id=pf.default_org_id, kind="master", token_id="cli")
+            principal = pf.operator()
         latest = pf.registry.latest(connector)
         if version is None and latest is None:
             raise click.ClickException(

@@ -197,7 +197,6 @@ async def _follow(platform, principal, workflow_id: str, run_id: str, verbose: b
 async def _run(
     settings: Settings, definition: dict[str, Any], trigger: Any, keep: bool, verbose: bool
 ) -> str:
-    from ..services.identity.principal import Principal
     from ..services.platform import Platform
 
     # Only this run is executed (Runs.run_to_completion): no executor or delivery worker
@@ -209,7 +208,7 @@ async def _run(
             click.echo(
                 "Patchbay created the first master token (it is shown only once):\n" + first_token
             )
-        principal = Principal(org_id=platform.default_org_id, kind="master", token_id="cli")
+        principal = platform.operator()
         try:
             created = await platform.workflows.create(principal, definition)
         except BadRequest as exc:

@@ -20,6 +20,7 @@ from .credentials.oauth import OAuth
 from .credentials.ready import Credentials
 from .identity.end_users import Users
 from .identity.members import Members
+from .identity.principal import Principal
 from .identity.sessions import Sessions
 from .identity.tokens import Identity
 from .signals import Signals
@@ -99,6 +100,7 @@ class Platform:
         self.signals.events_waiting.connect(self.dispatcher.wake)
         self.signals.workflows_changed.connect(self.runs.forget_hooks)
         self.default_org_id: str | None = None
+        self.default_workspace_id: str | None = None
 
     async def start(self) -> str | None:
         """Migrate, make sure the default organisation exists, start background work.
@@ -106,6 +108,7 @@ class Platform:
         Returns a new master token on first start (when no master token exists yet)."""
         await self.db.migrate()
         self.default_org_id = await self.identity.ensure_org()
+        self.default_workspace_id = await self.identity.default_workspace(self.default_org_id)
         self.usage.start()
         self.intake.start()
         self.runs.open()
@@ -116,6 +119,15 @@ class Platform:
             issued = await self.identity.create_master_token(self.default_org_id, "initial")
             return issued.token
         return None
+
+    def operator(self, token_id: str = "cli") -> Principal:
+        """The default organisation acting as with a master token (the command line)."""
+        return Principal(
+            org_id=self.default_org_id,
+            kind="master",
+            token_id=token_id,
+            default_workspace_id=self.default_workspace_id,
+        )
 
     async def stop(self) -> None:
         await self.runs.close()

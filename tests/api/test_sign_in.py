@@ -476,3 +476,43 @@ async def test_bad_personal_token_bodies(api, body):
     token, csrf = await sign_in(api)
     r = await api.client.post(TOKENS, json=body, headers=cookie(token, csrf))
     api.expect_error(r, 400, "invalid_request")
+
+
+# -- the OpenAPI document tells the truth --------------------------------------------------
+
+
+async def test_session_answers_match_the_document(api, tmp_path):
+    from openapi_contract import Contract, document
+
+    contract = Contract(document(tmp_path / "openapi"))
+    problems: list[str] = []
+
+    async def check(response):
+        await response.aread()
+        problems.extend(contract.problems(response))
+
+    api.client.event_hooks["response"].append(check)
+    await add_member(api)
+    c = api.client
+    await post_sign_in(api, password="not the password")
+    await c.post(SESSION, json={})
+    token, csrf = await sign_in(api)
+    session = cookie(token, csrf)
+    await c.get(SESSION, headers=session)
+    await c.get(SESSION)
+    r = await c.post(TOKENS, json={"name": "ci", "expiresIn": 600}, headers=session)
+    await c.post(TOKENS, json={"name": "x"}, headers=api.master)
+    await c.get(TOKENS, headers=session)
+    await c.delete(f"{TOKENS}/{r.json()['id']}", headers=session)
+    await c.delete(f"{TOKENS}/nope", headers=session)
+    url = SESSION + "/password"
+    await c.put(url, json={"currentPassword": PASSWORD, "newPassword": "x"}, headers=session)
+    await c.put(url, json={"currentPassword": "wrong one", "newPassword": "y"}, headers=session)
+    await c.delete(SESSION, headers=cookie(token))
+    await c.delete(SESSION, headers=session)
+    for _ in range(5):
+        await post_sign_in(api, password="not the password")
+    await post_sign_in(api)
+    assert not problems, "\n".join(problems)
+    statuses = {(m, p, s) for (m, p, s) in contract.checked if p.startswith(SESSION)}
+    assert {s for (_, _, s) in statuses} >= {"200", "201", "204", "400", "401", "403", "404", "429"}

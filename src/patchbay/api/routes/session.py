@@ -11,6 +11,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
+from ...services.errors import Unauthorized
 from ...services.identity.principal import Principal
 from ...services.identity.sessions import COOKIE, StartedSession, csrf_token
 from ...services.identity.tokens import DEFAULT_ORG
@@ -129,6 +130,8 @@ async def get_session(
     p, cookie = session
     member = await pf.members.get(p.org_id, p.member_id)
     row = await pf.sessions.find(cookie)
+    if row is None:  # ended a moment ago, by another request
+        raise Unauthorized("Your session has ended", "session_ended")
     return json_response(
         {"member": _member(member), "csrfToken": csrf_token(cookie), "expiresAt": row.expires_at}
     )

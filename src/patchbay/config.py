@@ -40,7 +40,17 @@ class Settings(BaseSettings):
     # Members' sign-in sessions (cookie): lifetime; Secure cookies: auto (when the request
     # came over https, as told by the proxy headers uvicorn trusts), always or never.
     session_ttl_seconds: int = 12 * 3600
-    cookie_secure: str = "auto"
+    cookie_secure: Literal["auto", "always", "never"] = "auto"
+    # Password sign-in: after this many consecutive failures a member is locked, first for
+    # sign_in_lockout_seconds, doubling with each further failure up to the maximum; and
+    # attempts per client address (a token bucket).
+    sign_in_lockout_after: int = Field(default=5, ge=1)
+    sign_in_lockout_seconds: float = Field(default=60.0, gt=0)
+    sign_in_lockout_max_seconds: float = Field(default=3600.0, gt=0)
+    sign_in_rate_per_minute: float = 10.0
+    sign_in_rate_burst: int = Field(default=20, ge=1)
+    # Members sign in through single sign-on only: password sign-in answers 403 sso_only.
+    sso_only: bool = False
     idempotency_ttl_seconds: int = 24 * 3600
     log_level: str = "info"
     # Triggers: intake, delivery to subscribers, and the background workers.

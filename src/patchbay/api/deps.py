@@ -45,16 +45,47 @@ async def principal(
         raise Unauthorized("Authorization must be 'Bearer <token>'", "invalid_token")
     elif cookie:
         p = await pf.identity.authenticate_session(cookie)
-        if request.method not in SAFE_METHODS:
-            sent = request.headers.get(CSRF_HEADER)
-            if not sent:
-                raise Forbidden(f"A signed-in write needs the {CSRF_HEADER} header", "csrf_missing")
-            if not csrf_matches(cookie, sent):
-                raise Forbidden(f"The {CSRF_HEADER} header does not match", "csrf_invalid")
+        check_csrf(request, cookie)
     else:
         raise Unauthorized("Missing bearer token", "missing_token")
     request.state.principal = p  # the audit log's actor
     return p
+
+
+def check_csrf(request: Request, cookie: str) -> None:
+    """A cookie-authenticated write must carry the session's CSRF token."""
+    if request.method in SAFE_METHODS:
+        return
+    sent = request.headers.get(CSRF_HEADER)
+    if not sent:
+        raise Forbidden(f"A signed-in write needs the {CSRF_HEADER} header", "csrf_missing")
+    if not csrf_matches(cookie, sent):
+        raise Forbidden(f"The {CSRF_HEADER} header does not match", "csrf_invalid")
+
+
+async def signed_in(
+    request: Request, cookie: str | None = Depends(session_cookie)
+) -> tuple[Principal, str]:
+    """The member of the session cookie, and the cookie (routes about the session itself:
+    a bearer token is no session). CSRF checked on writes."""
+    if not cookie:
+        raise Unauthorized("You are not signed in", "not_signed_in")
+    p = await request.app.state.platform.identity.authenticate_session(cookie)
+    check_csrf(request, cookie)
+    request.state.principal = p
+    return p, cookie
+
+
+async def member_self(p: Principal = Depends(principal)) -> Principal:
+    """A member acting on their own account (password, personal tokens), by session or
+    personal token: a master or end user's token has no account of its own (403)."""
+    if not p.is_member:
+        raise Forbidden("This endpoint is for a signed-in member", "member_required")
+    return p
+
+
+member_self.self_service = True  # type: ignore[attr-defined]
+signed_in.self_service = True  # type: ignore[attr-defined]
 
 
 def allow(action: str, *, end_users: bool = False) -> Callable:

@@ -6,12 +6,14 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import click
 
 from ..config import Settings
 from ..services.errors import ServiceError
+from ..services.identity.principal import ORG_ROLES, WORKSPACE_ROLES
 from .demo import demo_command
 from .options import DATA_DIR_HELP, DATABASE_URL_HELP, hold_instance, instance_options
 from .run import run_command
@@ -121,7 +123,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) 
 
 @cli.group()
 def admin() -> None:
-    """Administration: master tokens and encryption keys."""
+    """Administration: master tokens, members and encryption keys."""
 
 
 @admin.group()
@@ -168,6 +170,121 @@ def token_revoke(ctx: click.Context, token_id: str) -> None:
     """Revoke a master token by id."""
     _with_platform(_settings(ctx), lambda pf: pf.identity.revoke_token(token_id))
     click.echo(f"Revoked {token_id}")
+
+
+@admin.group()
+def member() -> None:
+    """Members: the people who sign in (owners, admins, members)."""
+
+
+def _read_password(email: str) -> str:
+    """The password given on standard input (one trailing newline dropped), checked
+    against the strength rules before anything is stored."""
+    from ..services.identity.passwords import check_strength
+
+    password = click.get_text_stream("stdin").read()
+    if password.endswith("\n"):
+        password = password[:-1].removesuffix("\r")
+    if not password:
+        raise click.ClickException("No password on standard input")
+    try:
+        check_strength(password, email=email)
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from exc
+    return password
+
+
+@member.command("create")
+@instance_options
+@click.option("--email", required=True, help="The member's email (their sign-in name)")
+@click.option("--role", required=True, type=click.Choice(ORG_ROLES), help="Organisation role")
+@click.option("--name", default=None, help="Display name (default: the email's local part)")
+@click.option(
+    "--workspace-role",
+    type=click.Choice(WORKSPACE_ROLES),
+    default=None,
+    help="A role in the default workspace (for the role 'member')",
+)
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from standard input (without it the member has no password "
+    "until one is reset, or signs in with single sign-on)",
+)
+@click.option("--org", default="default", show_default=True, help="Organisation name")
+@click.pass_context
+def member_create(
+    ctx: click.Context,
+    email: str,
+    role: str,
+    name: str | None,
+    workspace_role: str | None,
+    password_stdin: bool,
+    org: str,
+) -> None:
+    """Create a member who can sign in."""
+    from ..services.identity.passwords import hash_password
+
+    password = _read_password(email) if password_stdin else None
+
+    async def work(pf):
+        org_id = await pf.identity.org_id(org)
+        workspaces = None
+        if workspace_role:
+            workspaces = {await pf.identity.default_workspace(org_id): workspace_role}
+        return await pf.members.create(
+            org_id,
+            email=email,
+            name=name or email.strip().split("@", 1)[0],
+            org_role=role,
+            password_hash=hash_password(password) if password else None,
+            workspaces=workspaces,
+        )
+
+    created = _with_platform(_settings(ctx), work)
+    click.echo(f"Created member {created.id} {created.email} ({created.org_role})")
+
+
+@member.command("list")
+@instance_options
+@click.option("--org", default="default", show_default=True, help="Organisation name")
+@click.pass_context
+def member_list(ctx: click.Context, org: str) -> None:
+    """List the organisation's members (never a password)."""
+
+    async def work(pf):
+        return await pf.members.all(await pf.identity.org_id(org))
+
+    for row in _with_platform(_settings(ctx), work):
+        notes = [] if row.password_hash else ["no password"]
+        if row.locked_until and row.locked_until > datetime.now(UTC):
+            notes.append(f"locked until {row.locked_until:%Y-%m-%d %H:%M:%S}Z")
+        click.echo(f"{row.id}  {row.email}  {row.org_role:6}  {row.name}  {', '.join(notes)}")
+
+
+@member.command("reset-password")
+@instance_options
+@click.option("--email", required=True, help="The member's email")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from standard input (required)"
+)
+@click.option("--org", default="default", show_default=True, help="Organisation name")
+@click.pass_context
+def member_reset_password(ctx: click.Context, email: str, password_stdin: bool, org: str) -> None:
+    """Set a member's password; it also lifts a lockout and ends the member's sessions."""
+    if not password_stdin:
+        raise click.UsageError("Give the password on standard input with --password-stdin")
+    password = _read_password(email)
+
+    async def work(pf):
+        found = await pf.members.by_email(await pf.identity.org_id(org), email)
+        if found is None:
+            raise click.ClickException(f"No member with email {email!r} in {org!r}")
+        await pf.sign_in.set_password(found, password)
+        return found
+
+    found = _with_platform(_settings(ctx), work)
+    click.echo(f"Set the password of {found.email}; their sessions have ended.")
 
 
 @admin.command("rotate-key")

@@ -22,6 +22,7 @@ from .identity.end_users import Users
 from .identity.members import Members
 from .identity.principal import Principal
 from .identity.sessions import Sessions
+from .identity.sign_in import SignIn
 from .identity.tokens import Identity
 from .signals import Signals
 from .triggers.delivery import Deliverer
@@ -52,6 +53,7 @@ class Platform:
         self.users = Users(self.db, self.identity)
         self.members = Members(self.db, self.identity)
         self.sessions = Sessions(self.db, self.identity, ttl_seconds=settings.session_ttl_seconds)
+        self.sign_in = SignIn(settings, self.db, self.sessions)
         self.catalog = Catalog(self.registry)
         self.authentications = Authentications(
             self.db, self.keyring, self.registry, cache_seconds=settings.auth_cache_seconds

@@ -71,6 +71,14 @@ class Members:
                 select(Member).where(Member.org_id == org_id, Member.email == normal_email(email))
             )
 
+    async def all(self, org_id: str) -> list[Member]:
+        """Every member of the organisation, oldest first (the command line's list)."""
+        async with self.db.session() as s:
+            rows = await s.scalars(
+                select(Member).where(Member.org_id == org_id).order_by(Member.seq)
+            )
+            return list(rows.all())
+
     async def count(self, org_id: str | None = None) -> int:
         query = select(func.count()).select_from(Member)
         if org_id is not None:

@@ -13,7 +13,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from ...storage.db import Database
 from ...storage.models import MemberSession, utcnow
@@ -71,6 +71,12 @@ class Sessions:
             s.add(row)
             await s.commit()
         return StartedSession(row.id, token, csrf_token(token), row.expires_at)
+
+    async def find(self, token: str) -> MemberSession | None:
+        async with self.db.session() as s:
+            return await s.scalar(
+                select(MemberSession).where(MemberSession.token_hash == hash_token(token))
+            )
 
     async def end(self, token: str) -> None:
         async with self.db.session() as s:

@@ -34,6 +34,7 @@ from .principal import Principal
 DEFAULT_ORG = "default"
 DEFAULT_WORKSPACE = "Default"
 _PREFIXES = {"master": "pbm_", "user": "pbu_", "personal": "pbp_", "session": "pbs_"}
+_EXPIRED = ("The token has expired", "token_expired")
 CACHE_SIZE = 50_000  # verified tokens kept; the least recently used go first
 
 
@@ -228,6 +229,38 @@ class Identity:
             await s.commit()
         return IssuedToken(row.id, token, expires)
 
+    async def list_personal_tokens(self, member_id: str) -> list[ApiToken]:
+        """A member's personal tokens not revoked (expired ones too, till revoked)."""
+        async with self.db.session() as s:
+            rows = await s.scalars(
+                select(ApiToken)
+                .where(
+                    ApiToken.member_id == member_id,
+                    ApiToken.kind == "personal",
+                    ApiToken.revoked_at.is_(None),
+                )
+                .order_by(ApiToken.seq)
+            )
+            return list(rows.all())
+
+    async def revoke_personal_token(self, member_id: str, token_id: str) -> None:
+        """Revoke one of the member's own personal tokens (404 for anyone else's)."""
+        async with self.db.session() as s:
+            result = await s.execute(
+                update(ApiToken)
+                .where(
+                    ApiToken.id == token_id,
+                    ApiToken.member_id == member_id,
+                    ApiToken.kind == "personal",
+                    ApiToken.revoked_at.is_(None),
+                )
+                .values(revoked_at=utcnow())
+            )
+            await s.commit()
+        if result.rowcount == 0:
+            raise NotFound("Token not found", "token_not_found")
+        self._cache.clear()
+
     # -- verification ----------------------------------------------------------------
     async def authenticate(self, token: str | None) -> Principal:
         """The caller a bearer token names (a master, user or personal token)."""
@@ -241,9 +274,10 @@ class Identity:
             hash_token(token),
             self._session_principal,
             invalid=("Your session has ended", "session_ended"),
+            expired=("Your session has expired: sign in again", "session_expired"),
         )
 
-    async def _verify(self, digest: str, load, invalid=None) -> Principal:
+    async def _verify(self, digest: str, load, invalid=None, expired=None) -> Principal:
         now = time.time()
         try:
             principal, expires, until = self._cache[digest]
@@ -251,7 +285,7 @@ class Identity:
             until = 0.0
         if until > now:
             if expires is not None and expires <= now:
-                raise Unauthorized("The token has expired", "token_expired")
+                raise Unauthorized(*(expired or _EXPIRED))
             return principal
         async with self.db.session() as s:
             found = await load(s, digest)
@@ -263,7 +297,7 @@ class Identity:
         expires = expires_at.timestamp() if expires_at else None
         self._cache[digest] = (principal, expires, now + self.cache_seconds)
         if expires is not None and expires <= now:
-            raise Unauthorized("The token has expired", "token_expired")
+            raise Unauthorized(*(expired or _EXPIRED))
         return principal
 
     async def _token_principal(self, s, digest: str):

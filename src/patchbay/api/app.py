@@ -23,6 +23,7 @@ from .routes import (
     intake,
     oauth,
     services,
+    sso,
     subscriptions,
     triggers,
     usage,
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         users,
         usage,
         oauth,
+        sso,
         intake,
         workflow_import,  # before workflows: /import is not a workflow id
         workflows,

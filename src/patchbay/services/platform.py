@@ -21,6 +21,7 @@ from .credentials.ready import Credentials
 from .identity.end_users import Users
 from .identity.members import Members
 from .identity.sessions import Sessions
+from .identity.sso import SingleSignOn
 from .identity.tokens import Identity
 from .signals import Signals
 from .triggers.delivery import Deliverer
@@ -51,6 +52,7 @@ class Platform:
         self.users = Users(self.db, self.identity)
         self.members = Members(self.db, self.identity)
         self.sessions = Sessions(self.db, self.identity, ttl_seconds=settings.session_ttl_seconds)
+        self.sso = SingleSignOn(settings, self.db, self.keyring, self.members, self.sessions)
         self.catalog = Catalog(self.registry)
         self.authentications = Authentications(
             self.db, self.keyring, self.registry, cache_seconds=settings.auth_cache_seconds
@@ -123,6 +125,7 @@ class Platform:
         await self.intake.stop()
         await self.usage.stop()
         await self.clients.aclose()
+        await self.sso.aclose()
         await self.db.dispose()
 
 

@@ -49,6 +49,8 @@ async def sso_status(pf: Platform = Depends(platform)):
 
 @router.get(
     "/start",
+    status_code=302,
+    response_class=RedirectResponse,
     summary="Single sign-on: go to the identity provider",
     responses=errors(400, 404, 502),
     openapi_extra={
@@ -56,7 +58,9 @@ async def sso_status(pf: Platform = Depends(platform)):
             "302": {
                 "description": "To the identity provider's authorization endpoint; sets "
                 "the patchbay_sso cookie (10 minutes)"
-            }
+            },
+            "404": {"description": "Single sign-on is not configured"},
+            "502": {"description": "The identity provider is unreachable or unusable"},
         }
     },
 )
@@ -78,6 +82,8 @@ async def sso_start(
 
 @router.get(
     "/callback",
+    status_code=302,
+    response_class=RedirectResponse,
     summary="Single sign-on: the identity provider's answer (it redirects here)",
     responses=errors(400, 401, 403, 404, 502),
     openapi_extra={
@@ -91,7 +97,18 @@ async def sso_start(
             "302": {
                 "description": "Signed in: to the start's next path, with the "
                 "patchbay_session cookie"
-            }
+            },
+            "400": {"description": "No sign-in in progress in this browser, or another one"},
+            "401": {
+                "description": "The identity provider refused the sign-in or the code, or "
+                "its ID token is invalid"
+            },
+            "403": {"description": "The email is not verified, or no member has it"},
+            "404": {"description": "Single sign-on is not configured"},
+            "502": {
+                "description": "The identity provider is unreachable, failed, or answered "
+                "something unusable"
+            },
         },
     },
 )

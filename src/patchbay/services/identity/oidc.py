@@ -388,8 +388,12 @@ class OidcProvider:
     # -- HTTP ------------------------------------------------------------------------
     async def _get_json(self, url: str, what: str) -> Any:
         response = await self._send("GET", url, what, {"Accept": "application/json"})
-        if not response.is_success:
+        if response.status_code >= 500 or response.status_code == 429:
             raise ProviderUnavailable(
+                f"The identity provider's {what} answered HTTP {response.status_code}"
+            )
+        if not response.is_success:  # a wrong issuer URL, most likely
+            raise ProviderInvalid(
                 f"The identity provider's {what} answered HTTP {response.status_code}"
             )
         body = _json_or_none(response.content)

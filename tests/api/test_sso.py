@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
@@ -305,6 +306,16 @@ async def test_forged_signature_with_the_providers_key_id_is_refused(sso: Sso):
     assert "signature" in body["message"]
 
 
+async def test_provider_key_rotation(sso: Sso):
+    """A token signed by a key the cached JWKS lacks: the keys are fetched again."""
+    await sso.member()
+    assert (await sso.sign_in()).status_code == 302  # the keys are now cached
+    sso.api.platform.sso.provider.jwks_refetch_seconds = 0
+    sso.provider.key = rsa_key("rotated")
+    r = await sso.sign_in()
+    assert r.status_code == 302, r.text
+
+
 # -- the browser's side of the exchange ---------------------------------------------------
 
 
@@ -409,6 +420,29 @@ async def test_token_endpoint_failing(sso: Sso):
     sso.provider.fail_next_token(status=503)
     r = await sso.sign_in()
     sso.api.expect_error(r, 502, "sso_provider_unavailable")
+
+
+async def test_provider_gone_between_start_and_callback(settings, make_api):
+    state = OidcProvider(clients={CLIENT_ID: CLIENT_SECRET})
+    with ExitStack() as server:
+        url = state.issuer = server.enter_context(serve_in_thread(create_app(state)))
+        async with make_api(sso_settings(settings, url)) as api:
+            async with httpx.AsyncClient(timeout=10) as browser:
+                flow = Sso(api, state, browser)
+                await flow.member()
+                callback = await flow.authorize(await flow.start())
+                server.close()  # the provider stops
+                r = await api.client.get(callback)
+                body = api.expect_error(r, 502, "sso_provider_unavailable")
+                assert "token endpoint" in body["message"]
+                assert cleared_sso_cookie(r)
+
+
+async def test_discovery_not_found(settings, make_api, provider):
+    async with make_api(sso_settings(settings, provider.issuer + "/no-such-realm")) as api:
+        r = await api.client.get(START)
+        body = api.expect_error(r, 502, "sso_provider_invalid")
+        assert "HTTP 404" in body["message"]
 
 
 async def test_provider_answering_garbage(sso: Sso):

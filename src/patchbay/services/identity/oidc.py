@@ -41,7 +41,7 @@ DISCOVERY_PATH = "/.well-known/openid-configuration"
 # The discovery document and the keys are fetched again after this; keys also when a token
 # names a key id the cached set lacks (a rotation), at most once per JWKS_REFETCH_SECONDS.
 DISCOVERY_TTL_SECONDS = 3600.0
-JWKS_REFETCH_SECONDS = 30.0
+JWKS_REFETCH_SECONDS = 5.0
 LEEWAY_SECONDS = 60  # clock skew allowed on exp / iat / nbf
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 MAX_ANSWER_BYTES = 1_048_576
@@ -133,6 +133,7 @@ class OidcProvider:
         self._discovery: tuple[Discovery, float] | None = None
         self._keys: tuple[list[Key], float] | None = None
         self._lock = asyncio.Lock()
+        self.jwks_refetch_seconds = JWKS_REFETCH_SECONDS
 
     def __repr__(self) -> str:  # never the secret
         return f"OidcProvider(issuer={self.issuer!r}, client_id={self.client_id!r})"
@@ -209,7 +210,7 @@ class OidcProvider:
         cached = self._keys
         if cached:
             keys, fetched = cached
-            if now - fetched < (JWKS_REFETCH_SECONDS if fresh else DISCOVERY_TTL_SECONDS):
+            if now - fetched < (self.jwks_refetch_seconds if fresh else DISCOVERY_TTL_SECONDS):
                 return keys
         doc = await self._get_json(discovery.jwks_uri, "signing keys (JWKS)")
         if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list):

@@ -6,6 +6,7 @@ unverified or unknown email, a provider that is down or answers garbage, open re
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -385,7 +386,8 @@ async def test_pkce_verifier_rejected_by_the_provider(sso: Sso):
     assert_no_secrets(r, sso.provider)
 
 
-async def test_wrong_client_secret(settings, make_api, provider):
+async def test_wrong_client_secret(settings, make_api, provider, caplog):
+    caplog.set_level(logging.DEBUG)
     async with make_api(
         sso_settings(settings, provider.issuer, oidc_client_secret=SecretStr("wrong-secret"))
     ) as api:
@@ -395,6 +397,7 @@ async def test_wrong_client_secret(settings, make_api, provider):
             r = await flow.sign_in()
             body = api.expect_error(r, 502, "sso_client_rejected")
             assert "wrong-secret" not in r.text and "wrong-secret" not in body["message"]
+    assert "wrong-secret" not in caplog.text
 
 
 # -- the provider down or answering garbage -----------------------------------------------
@@ -406,13 +409,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def test_provider_down(settings, make_api):
+async def test_provider_down(settings, make_api, caplog):
+    caplog.set_level(logging.DEBUG)
     issuer = f"http://127.0.0.1:{free_port()}"
     async with make_api(sso_settings(settings, issuer)) as api:
         r = await api.client.get(START)
         body = api.expect_error(r, 502, "sso_provider_unavailable")
         assert CLIENT_SECRET not in r.text
         assert "cannot be reached" in body["message"]
+    assert CLIENT_SECRET not in caplog.text
 
 
 async def test_token_endpoint_failing(sso: Sso):

@@ -81,7 +81,18 @@ class SingleSignOn:
                 scopes=settings.oidc_scopes,
                 redirect_uri=settings.effective_public_url + CALLBACK_PATH,
             )
-        elif settings.sso_only:
+        elif any((settings.oidc_issuer, settings.oidc_client_id, settings.oidc_secret())):
+            missing = [
+                name
+                for name, value in (
+                    ("PATCHBAY_OIDC_ISSUER", settings.oidc_issuer),
+                    ("PATCHBAY_OIDC_CLIENT_ID", settings.oidc_client_id),
+                    ("PATCHBAY_OIDC_CLIENT_SECRET", settings.oidc_secret()),
+                )
+                if not value
+            ]
+            log.warning("Single sign-on is off: %s not set", ", ".join(missing))
+        if self.provider is None and settings.sso_only:
             log.warning(
                 "PATCHBAY_SSO_ONLY is set but single sign-on is not configured "
                 "(PATCHBAY_OIDC_ISSUER, PATCHBAY_OIDC_CLIENT_ID, PATCHBAY_OIDC_CLIENT_SECRET)"

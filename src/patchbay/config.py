@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     sign_in_lockout_max_seconds: float = Field(default=3600.0, gt=0)
     sign_in_rate_per_minute: float = 10.0
     sign_in_rate_burst: int = Field(default=20, ge=1)
+    # Single sign-on with OpenID Connect (on when issuer, client id and secret are all set;
+    # the secret is a SecretStr: never shown by repr or logs). sso_only refuses passwords.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_scopes: str = "openid email profile"
     # Members sign in through single sign-on only: password sign-in answers 403 sso_only.
     sso_only: bool = False
     idempotency_ttl_seconds: int = 24 * 3600
@@ -105,6 +111,17 @@ class Settings(BaseSettings):
     def effective_public_url(self) -> str:
         """The URL the outside world reaches Patchbay at (no trailing slash)."""
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def sso_configured(self) -> bool:
+        """Whether OpenID Connect single sign-on is set up (issuer, client id and secret)."""
+        return bool(self.oidc_issuer and self.oidc_client_id and self.oidc_secret())
+
+    def oidc_secret(self) -> str:
+        """The OpenID Connect client secret's value ("" when unset)."""
+        secret = self.oidc_client_secret
+        # model_copy(update=...) does not validate: a plain string may stand there.
+        return secret.get_secret_value() if isinstance(secret, SecretStr) else (secret or "")
 
     def configured_keys(self) -> list[str]:
         """Encryption keys given by environment, newest first ([] means: use the key file)."""

@@ -24,6 +24,7 @@ from .routes import (
     oauth,
     services,
     session,
+    sso,
     subscriptions,
     triggers,
     usage,
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         session,
         usage,
         oauth,
+        sso,
         intake,
         workflow_import,  # before workflows: /import is not a workflow id
         workflows,

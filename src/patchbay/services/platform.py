@@ -23,6 +23,7 @@ from .identity.members import Members
 from .identity.principal import Principal
 from .identity.sessions import Sessions
 from .identity.sign_in import SignIn
+from .identity.sso import SingleSignOn
 from .identity.tokens import Identity
 from .signals import Signals
 from .triggers.delivery import Deliverer
@@ -54,6 +55,7 @@ class Platform:
         self.members = Members(self.db, self.identity)
         self.sessions = Sessions(self.db, self.identity, ttl_seconds=settings.session_ttl_seconds)
         self.sign_in = SignIn(settings, self.db, self.sessions)
+        self.sso = SingleSignOn(settings, self.db, self.keyring, self.members, self.sessions)
         self.catalog = Catalog(self.registry)
         self.authentications = Authentications(
             self.db, self.keyring, self.registry, cache_seconds=settings.auth_cache_seconds
@@ -137,6 +139,7 @@ class Platform:
         await self.intake.stop()
         await self.usage.stop()
         await self.clients.aclose()
+        await self.sso.aclose()
         await self.db.dispose()
 
 

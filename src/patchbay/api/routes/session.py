@@ -17,6 +17,7 @@ from ...services.identity.sessions import COOKIE, StartedSession, csrf_token
 from ...services.identity.tokens import DEFAULT_ORG
 from ...services.platform import Platform
 from ...storage.models import ApiToken, Member
+from ..cookies import clear_cookie, set_session_cookie
 from ..deps import member_self, platform, signed_in
 from ..responses import json_response
 from ..schemas import session as S
@@ -55,32 +56,12 @@ def _member(member: Member) -> dict:
     return {"id": member.id, "email": member.email, "name": member.name, "role": member.org_role}
 
 
-def _secure(request: Request, setting: str) -> bool:
-    """Secure cookies: always, never, or (auto) when this request came over https: behind
-    a proxy, uvicorn's proxy headers handling has set the scheme the client used."""
-    return setting == "always" or (setting == "auto" and request.url.scheme == "https")
-
-
 def _set_cookie(response: Response, request: Request, pf: Platform, started: StartedSession):
-    response.set_cookie(
-        COOKIE,
-        started.token,
-        max_age=pf.settings.session_ttl_seconds,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=_secure(request, pf.settings.cookie_secure),
-    )
+    set_session_cookie(response, request, pf.settings, started)
 
 
 def _clear_cookie(response: Response, request: Request, pf: Platform) -> None:
-    response.delete_cookie(
-        COOKIE,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=_secure(request, pf.settings.cookie_secure),
-    )
+    clear_cookie(response, request, pf.settings, COOKIE)
 
 
 def _client(request: Request) -> str | None:

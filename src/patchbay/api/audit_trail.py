@@ -71,8 +71,9 @@ def _singular(word: str) -> str:
 def describe(method: str, template: str) -> tuple[str, str, str | None]:
     """``(action, resource type, name of the resource's id parameter)`` of a write to a
     route template under ``/core/v1/``. The action is the resource (singular), the
-    sub-resources named on the way, and a verb: the method's (create, update, delete) on a
-    collection or an item, else the path's last word (``POST .../enable``)::
+    sub-resources named on the way, and a verb: the method's (POST create, PUT and PATCH
+    update, DELETE delete; a POST to an item updates it) on a collection or an item, else
+    the path's last word (``POST .../enable``)::
 
         POST   /core/v1/workflows                          workflow.create
         PUT    /core/v1/workflows/{workflow_id}            workflow.update
@@ -88,6 +89,8 @@ def describe(method: str, template: str) -> tuple[str, str, str | None]:
     last = parts[-1]
     if len(parts) > 1 and not _param(last) and not _plural(last) and method == "POST":
         nouns, verb = words[:-1], last  # an action on what comes before
+    elif method == "POST" and _param(last):
+        nouns, verb = words, "update"  # a POST to an item acts on it
     else:
         nouns, verb = words, _VERBS[method]
     return ".".join([*(_singular(w) for w in nouns), verb]), resource_type, id_param

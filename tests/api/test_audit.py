@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from fastapi import FastAPI, Request
+from openapi_contract import Contract, document
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 
@@ -500,3 +501,29 @@ async def test_a_missing_table_does_not_fail_the_request_and_loses_nothing(api, 
     assert SECRET not in caplog.text and api.master_token not in caplog.text
     (event,) = await events(api)
     assert (event["action"], event["resourceId"]) == ("authentication.create", auth_id)
+
+
+# -- the document ---------------------------------------------------------------------------
+
+
+async def test_answers_match_the_document(api, tmp_path):
+    contract = Contract(document(tmp_path))
+    problems: list[str] = []
+
+    async def check(response):
+        await response.aread()
+        problems.extend(contract.problems(response))
+
+    api.client.event_hooks["response"].append(check)
+    _, member, _ = await member_with_token(api, "doc@example.com", role="viewer")
+    await api.client.post("/core/v1/workflows", json=workflow(), headers=member)
+    await api.create_user("doc")
+    c, m = api.client, api.master
+    assert (await c.get(EVENTS, params={"first": 1}, headers=m)).json()["pageInfo"]["hasNextPage"]
+    await c.get(EVENTS, params={"resourceType": "users", "from": "2026-01-01"}, headers=m)
+    await c.get(EVENTS, params={"from": "soon"}, headers=m)
+    await c.get(EVENTS, params={"cursor": "x"}, headers=m)
+    await c.get(EVENTS, headers=member)
+    await c.get(EVENTS)
+    assert {s for (_, _, s) in contract.checked} >= {"200", "400", "401", "403"}
+    assert not problems, "\n".join(problems)

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from openapi_contract import Contract, document
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from patchbay.api.audit_trail import AuditTrail, describe
 from patchbay.api.deps import authenticate_header
@@ -297,13 +298,19 @@ async def test_sign_in_routes_record_anonymous_writes_without_their_secrets(api)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         assert (await client.post(f"/core/v1/password-resets/{link_token}")).status_code == 410
         assert (await client.post("/core/v1/session", json={})).status_code == 200
-        r = await client.delete("/core/v1/widgets/w1", headers=api.master)
+    # Behind a proxy, the address uvicorn's proxy headers give (trusted from 127.0.0.1).
+    proxied = ProxyHeadersMiddleware(AuditTrail(app, platform=pf), trusted_hosts="127.0.0.1")
+    transport = httpx.ASGITransport(app=proxied, client=("127.0.0.1", 5))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        headers = {**api.master, "X-Forwarded-For": "198.51.100.7"}
+        r = await client.delete("/core/v1/widgets/w1", headers=headers)
         assert r.status_code == 200
 
     widget, signed_in, reset = await events(api)
     assert (widget["action"], widget["resourceId"]) == ("widget.delete", "w1")
     assert widget["workspaceId"] == widget_workspace
     assert widget["actor"]["type"] == "master_token"
+    assert widget["ip"] == "198.51.100.7"
     assert reset["actor"] == {"type": "anonymous", "id": None, "label": None}
     assert (reset["action"], reset["statusCode"]) == ("password-reset.update", 410)
     assert reset["resourceId"] is None and reset["ip"] == "203.0.113.9"

@@ -238,11 +238,16 @@ async def test_a_signed_in_member_is_the_actor(api):
             headers={"X-CSRF-Token": started.csrf_token},
         )
         assert r.status_code == 201, r.text
-        (event,) = await events(api, actor=owner.id)
+        # A write without the CSRF header (another site's form) is refused, and recorded.
+        refused = await api.client.delete(f"/core/v1/users/{r.json()['id']}")
+        api.expect_error(refused, 403, "csrf_missing")
+        attempt, event = await events(api, actor=owner.id)
     finally:
         api.client.cookies.clear()
     assert event["actor"] == {"type": "member", "id": owner.id, "label": "olga@example.com"}
     assert (event["action"], event["resourceId"]) == ("user.create", r.json()["id"])
+    assert (attempt["action"], attempt["statusCode"]) == ("user.delete", 403)
+    assert attempt["actor"] == event["actor"]
     assert started.token not in await every_stored_value(api)
 
 

@@ -20,6 +20,7 @@ from patchbay.api.audit_trail import AuditTrail, describe
 from patchbay.api.deps import authenticate_header
 from patchbay.api.responses import error_response, json_response
 from patchbay.engine.definition import typed
+from patchbay.services.audit.retention import BATCH
 from patchbay.services.identity.principal import MANAGE
 from patchbay.storage.models import AuditEvent, WorkspaceMember, utcnow
 
@@ -464,12 +465,23 @@ async def test_retention_prunes_old_events_and_keeps_recent_ones(settings, make_
                 .where(AuditEvent.seq == seqs[2])
                 .values(created_at=utcnow() - timedelta(days=29))
             )
-        assert api.platform.audit.retention_days == 30
-        await api.platform.audit.prune()  # (the hourly loop may have got there first)
+        # And many more old ones than one batch deletes.
+        audit = api.platform.audit
+        for _ in range(2 * BATCH + 10):
+            audit.record(org_id=api.platform.default_org_id, actor_type="anonymous", action="x")
+        await audit.flush()
+        async with db.engine.begin() as conn:
+            await conn.execute(
+                update(AuditEvent)
+                .where(AuditEvent.action == "x")
+                .values(created_at=utcnow() - timedelta(days=400))
+            )
+        assert audit.retention_days == 30
+        await audit.prune()  # (the hourly loop may have got there first)
         async with db.session() as s:
             left = list((await s.scalars(select(AuditEvent.seq).order_by(AuditEvent.seq))).all())
         assert left == seqs[2:]
-        assert await api.platform.audit.prune() == 0
+        assert await audit.prune() == 0
 
 
 async def test_default_retention_is_a_year(api):

@@ -245,7 +245,8 @@ class AuditLog:
 
     async def prune(self) -> int:
         """Delete the events older than the retention; how many went."""
-        return await prune(self.db, utcnow() - timedelta(days=self.retention_days))
+        cutoff = utcnow() - timedelta(days=self.retention_days)
+        return await prune(self.db, cutoff, lambda: self._stopping)
 
     # -- listing --------------------------------------------------------------------------
     async def list(

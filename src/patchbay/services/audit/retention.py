@@ -3,6 +3,7 @@ deleted, batch by batch (a short transaction each: recording goes on meanwhile).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import delete, select
@@ -13,10 +14,14 @@ from ...storage.models import AuditEvent
 BATCH = 1000
 
 
-async def prune(db: Database, older_than: datetime) -> int:
-    """Delete the events created before ``older_than``; how many went."""
+async def prune(
+    db: Database, older_than: datetime, stopping: Callable[[], bool] = lambda: False
+) -> int:
+    """Delete the events created before ``older_than``; how many went. ``stopping``: asked
+    between batches (a shutdown does not wait for a long first pruning; the next start
+    goes on)."""
     removed = 0
-    while True:
+    while not stopping():
         async with db.engine.begin() as conn:
             seqs = (
                 (
@@ -34,4 +39,5 @@ async def prune(db: Database, older_than: datetime) -> int:
                 await conn.execute(delete(AuditEvent).where(AuditEvent.seq.in_(seqs)))
                 removed += len(seqs)
         if len(seqs) < BATCH:
-            return removed
+            break
+    return removed

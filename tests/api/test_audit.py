@@ -551,3 +551,13 @@ async def test_answers_match_the_document(api, tmp_path):
     await c.get(EVENTS)
     assert {s for (_, _, s) in contract.checked} >= {"200", "400", "401", "403"}
     assert not problems, "\n".join(problems)
+
+
+async def test_a_large_create_answer_still_names_the_new_resource(api):
+    big = workflow("big")
+    big["steps"]["storage-1"] = step("storage", "set", "1.4", key="k", value="v" * 100_000)
+    r = await api.client.post("/core/v1/workflows", json=big, headers=api.master)
+    assert r.status_code == 201, r.text
+    assert len(r.content) > 100_000  # the answer is read for its head only
+    (event,) = await events(api)
+    assert event["resourceId"] == event["details"]["createdId"] == r.json()["id"]

@@ -27,6 +27,7 @@ failure to record is logged and never changes the answer.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import orjson
@@ -49,7 +50,8 @@ ANONYMOUS_PATHS = (
     "/core/v1/password-resets",
 )
 _VERBS = {"POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete"}
-CREATED_ID_BYTES = 65_536  # a create's answer is read for its id only when this small
+CREATED_ID_BYTES = 65_536  # a create's answer is parsed for its id when this small
+_LEADING_ID = re.compile(rb'^\s*\{\s*"id"\s*:\s*"([^"\\]{1,255})"')
 
 
 def _anonymous(path: str) -> bool:
@@ -110,8 +112,14 @@ def _actor(p: Principal | None) -> tuple[str, str | None, str | None, dict[str, 
     return "master_token", p.token_id, p.label, {}
 
 
-def _created_id(body: bytes) -> str | None:
-    """The ``id`` of a JSON object answer (nothing else of it is kept)."""
+def _created_id(body: bytes, whole: bool) -> str | None:
+    """The ``id`` of a JSON object answer (nothing else of it is kept); of a large answer
+    (only its head read), the ``id`` it begins with."""
+    if not body:
+        return None
+    if not whole:
+        found = _LEADING_ID.match(body)
+        return found.group(1).decode() if found else None
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -148,13 +156,10 @@ class AuditTrail:
                 # A create's answer names the new resource: read its id (only that).
                 keep_body = scope["method"] == "POST" and 200 <= status < 300
             elif message["type"] == "http.response.body" and keep_body:
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > CREATED_ID_BYTES:
-                    keep_body = False
-                    chunks.clear()
-                else:
+                if size <= CREATED_ID_BYTES:  # a larger answer: its head only
+                    chunk = message.get("body", b"")
                     chunks.append(chunk)
+                    size += len(chunk)
             await send(message)
 
         with noting() as note:
@@ -162,8 +167,8 @@ class AuditTrail:
                 await self.app(scope, receive, watching_send)
             finally:
                 try:
-                    body = b"".join(chunks) if keep_body else b""
-                    self._record(scope, status or 500, note.workspace_id, body)
+                    created = _created_id(b"".join(chunks), size <= CREATED_ID_BYTES)
+                    self._record(scope, status or 500, note.workspace_id, created)
                 except Exception as exc:  # the answer is sent: never let this change it
                     route = getattr(scope.get("route"), "path", None)
                     log.error(
@@ -173,7 +178,7 @@ class AuditTrail:
                         type(exc).__name__,
                     )
 
-    def _record(self, scope, status: int, noted_workspace: str | None, body: bytes) -> None:
+    def _record(self, scope, status: int, noted_workspace: str | None, created: str | None) -> None:
         state = scope.get("state") or {}
         principal: Principal | None = state.get("principal")
         anonymous = _anonymous(scope["path"])
@@ -189,7 +194,6 @@ class AuditTrail:
             value = (scope.get("path_params") or {}).get(id_param)
             resource_id = str(value) if value is not None else None
         details: dict[str, Any] = {"route": template, "method": method}
-        created = _created_id(body) if body else None
         if created is not None:
             details["createdId"] = created
             resource_id = resource_id or created

@@ -22,6 +22,7 @@ from patchbay.api.responses import error_response, json_response
 from patchbay.engine.definition import typed
 from patchbay.services.audit.retention import BATCH
 from patchbay.services.identity.principal import MANAGE
+from patchbay.storage.db import Database
 from patchbay.storage.models import AuditEvent, WorkspaceMember, utcnow
 
 EVENTS = "/core/v1/audit-events"
@@ -561,3 +562,19 @@ async def test_a_large_create_answer_still_names_the_new_resource(api):
     assert len(r.content) > 100_000  # the answer is read for its head only
     (event,) = await events(api)
     assert event["resourceId"] == event["details"]["createdId"] == r.json()["id"]
+
+
+async def test_a_clean_shutdown_writes_what_is_queued(settings, make_api):
+    async with make_api(settings) as api:
+        await api.create_user("last")
+        audit = api.platform.audit
+        for _ in range(50):
+            audit.record(org_id=api.platform.default_org_id, actor_type="anonymous", action="late")
+        assert audit.pending >= 50  # not written yet: the shutdown writes them
+    db = Database(settings.effective_database_url)
+    try:
+        async with db.session() as s:
+            actions = list((await s.scalars(select(AuditEvent.action))).all())
+    finally:
+        await db.dispose()
+    assert sorted(set(actions)) == ["late", "user.create"] and len(actions) == 51

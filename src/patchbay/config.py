@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     # Members sign in through single sign-on only: password sign-in answers 403 sso_only.
     sso_only: bool = False
     idempotency_ttl_seconds: int = 24 * 3600
+    # The audit log (docs/access.md): events older than this are pruned (hourly).
+    audit_retention_days: float = 365.0
     log_level: str = "info"
     # Triggers: intake, delivery to subscribers, and the background workers.
     intake_max_body_bytes: int = 1_048_576

@@ -11,6 +11,7 @@ from .. import __version__
 from ..config import Settings
 from ..services.platform import Platform
 from . import errors, openapi
+from .audit_trail import AuditTrail
 from .call_endpoint import CallConnectorFastPath
 from .edge import RequestEdge
 from .hook_endpoint import HookEndpoint
@@ -18,6 +19,7 @@ from .intake_endpoint import IntakeEndpoint
 from .limits import BodyLimit, RateLimit
 from .read_limits import BodyReadTimeout
 from .routes import (
+    audit,
     authentications,
     connectors,
     intake,
@@ -85,6 +87,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         intake,
         workflow_import,  # before workflows: /import is not a workflow id
         workflows,
+        audit,
     ):
         app.include_router(module.router)
     app.include_router(workflows.hooks)
@@ -93,6 +96,8 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     async def health():
         return {"status": "ok"}
 
+    # Innermost: the audit trail sees the route chosen, the caller and the status answered.
+    app.add_middleware(AuditTrail, platform=platform)
     # Outermost first: the body limit guards everything, then the per-token rate limit.
     app.add_middleware(
         RateLimit, per_second=settings.rate_limit_per_second, burst=settings.rate_limit_burst

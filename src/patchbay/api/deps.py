@@ -45,6 +45,8 @@ async def principal(
         raise Unauthorized("Authorization must be 'Bearer <token>'", "invalid_token")
     elif cookie:
         p = await pf.identity.authenticate_session(cookie)
+        # Known before the CSRF check: a refused cross-site write is in the audit log too.
+        request.state.principal = p
         check_csrf(request, cookie)
     else:
         raise Unauthorized("Missing bearer token", "missing_token")

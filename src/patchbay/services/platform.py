@@ -11,6 +11,7 @@ from ..connectors.sdk.outbound import OutboundPolicy
 from ..crypto import KeyRing
 from ..instance import prepare_data_dir
 from ..storage.db import Database
+from .audit.log import AuditLog
 from .connectivity.calls import Calls
 from .connectivity.catalog import Catalog
 from .connectivity.idempotency import Idempotency
@@ -56,6 +57,12 @@ class Platform:
         self.sessions = Sessions(self.db, self.identity, ttl_seconds=settings.session_ttl_seconds)
         self.sign_in = SignIn(settings, self.db, self.sessions)
         self.sso = SingleSignOn(settings, self.db, self.keyring, self.members, self.sessions)
+        # Pruned by the processes that do background work, as the other retentions are.
+        self.audit = AuditLog(
+            self.db,
+            retention_days=settings.audit_retention_days,
+            prune_every=3600.0 if settings.background_workers else None,
+        )
         self.catalog = Catalog(self.registry)
         self.authentications = Authentications(
             self.db, self.keyring, self.registry, cache_seconds=settings.auth_cache_seconds
@@ -114,6 +121,7 @@ class Platform:
         self.default_org_id = await self.identity.ensure_org()
         self.default_workspace_id = await self.identity.default_workspace(self.default_org_id)
         self.usage.start()
+        self.audit.start()
         self.intake.start()
         self.runs.open()
         if self.settings.background_workers:
@@ -138,6 +146,7 @@ class Platform:
         await self.dispatcher.stop()
         await self.intake.stop()
         await self.usage.stop()
+        await self.audit.stop()
         await self.clients.aclose()
         await self.sso.aclose()
         await self.db.dispose()

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
+from ..audit.context import note_workspace
 from ..errors import Forbidden, NotFound
 
 READ, BUILD, MANAGE = "read", "build", "manage"
@@ -120,6 +121,7 @@ class Principal:
         workspace: 404 where it has no role (it must not learn the thing exists), 403 where
         its role is too weak."""
         action = action or self.action
+        note_workspace(workspace_id)  # the audit event's workspace, when a request changes
         role = self.role_in(workspace_id)
         if role is None:
             raise NotFound("Not found", "not_found")

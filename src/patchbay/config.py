@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,6 +41,18 @@ class Settings(BaseSettings):
     # came over https, as told by the proxy headers uvicorn trusts), always or never.
     session_ttl_seconds: int = 12 * 3600
     cookie_secure: str = "auto"
+    # One-time links sent by email: invitations and password resets (lifetimes).
+    invite_ttl_seconds: int = 7 * 24 * 3600
+    password_reset_ttl_seconds: int = 3600
+    # Outgoing email (invitations, password resets). No host: nothing is sent, and the
+    # API says so (``emailSent: false``). Port 465 is implicit TLS; otherwise STARTTLS
+    # is required unless smtp_starttls is false (a relay on loopback).
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_from: str | None = None
     idempotency_ttl_seconds: int = 24 * 3600
     log_level: str = "info"
     # Triggers: intake, delivery to subscribers, and the background workers.

@@ -81,7 +81,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) 
 
     import uvicorn
 
-    from ..api.app import create_app
+    from ..api.app import SETUP_MESSAGE, create_app
     from ..api.read_limits import server_limits
     from ..services.platform import bootstrap
 
@@ -92,11 +92,14 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) 
     ctx.with_resource(hold_instance(settings))
     # Migrations, the key file and the first master token are made once, here, before any
     # worker starts (several workers would otherwise race to create them).
-    first_token = asyncio.run(bootstrap(settings))
-    if first_token:
+    first = asyncio.run(bootstrap(settings))
+    if first.master_token:
         click.echo(
-            "Patchbay created the first master token (it is shown only once):\n" + first_token
+            "Patchbay created the first master token (it is shown only once):\n"
+            + first.master_token
         )
+    if first.setup_link:
+        click.echo(SETUP_MESSAGE.lstrip("\n") + first.setup_link)
     click.echo(f"Patchbay listening on http://{settings.host}:{settings.port} (docs at /docs)")
     options = {
         "host": settings.host,
@@ -106,14 +109,14 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) 
         **server_limits(settings),
     }
     if workers == 1:
-        uvicorn.run(create_app(settings), **options)
+        uvicorn.run(create_app(settings, setup_link=False), **options)
         return
     # Worker processes build their app from the environment: hand the flags over.
     os.environ["PATCHBAY_DATA_DIR"] = str(settings.data_dir)
     os.environ["PATCHBAY_DATABASE_URL"] = settings.effective_database_url
     os.environ["PATCHBAY_HOST"] = settings.host
     os.environ["PATCHBAY_PORT"] = str(settings.port)
-    uvicorn.run("patchbay.api.app:create_app", factory=True, workers=workers, **options)
+    uvicorn.run("patchbay.api.app:create_worker_app", factory=True, workers=workers, **options)
 
 
 @cli.group()

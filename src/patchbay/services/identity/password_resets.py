@@ -57,9 +57,9 @@ class PasswordResets:
         """Ask for a reset link for ``email`` (429 ``rate_limited`` past the limits);
         the link is emailed in the background when ``email`` is a member's."""
         email = normal_email(email)
-        self._take(self._by_email, f"{org_id}:{email}", PER_EMAIL)
         if client:
             self._take(self._by_client, client, PER_CLIENT)
+        self._take(self._by_email, f"{org_id}:{email}", PER_EMAIL)
         task = asyncio.create_task(self._send(org_id, email))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from mail_links import PASSWORD, link_in, received, signed_in, smtp_settings
@@ -45,6 +46,10 @@ async def test_invite_email_link_member_signed_in(mail_api, smtp):
     api = mail_api
     created = await invite(api, "Grace@Example.test")
     assert set(created) == {"inviteId", "expires", "emailSent"}
+    # Tray's InviteCreatedExternalApiModel: a uuid and a date-time (7 days by default).
+    assert uuid.UUID(created["inviteId"])
+    lifetime = datetime.fromisoformat(created["expires"]) - datetime.now(UTC)
+    assert timedelta(days=6, hours=23) < lifetime <= timedelta(days=7)
     assert created["emailSent"] is True
 
     message = await received(smtp)

@@ -121,7 +121,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) 
 
 @cli.group()
 def admin() -> None:
-    """Administration: master tokens and encryption keys."""
+    """Administration: master tokens, invitations and encryption keys."""
 
 
 @admin.group()
@@ -168,6 +168,41 @@ def token_revoke(ctx: click.Context, token_id: str) -> None:
     """Revoke a master token by id."""
     _with_platform(_settings(ctx), lambda pf: pf.identity.revoke_token(token_id))
     click.echo(f"Revoked {token_id}")
+
+
+@admin.command("invite")
+@instance_options
+@click.option("--email", required=True, help="The address to invite")
+@click.option(
+    "--role",
+    default="member",
+    show_default=True,
+    help="Organisation role: owner, admin or member (or its id)",
+)
+@click.pass_context
+def invite(ctx: click.Context, email: str, role: str) -> None:
+    """Invite a person (as the organisation): the link is emailed, or printed on the last
+    line when no email could be sent (no PATCHBAY_SMTP_HOST, or the server refused)."""
+    import re
+
+    from ..api.schemas.account_links import EMAIL_PATTERN
+    from ..services.identity.principal import Principal
+
+    if not re.match(EMAIL_PATTERN, email):
+        raise click.BadParameter(f"{email!r} is not an email address", param_hint="--email")
+
+    async def work(pf):
+        p = Principal(org_id=pf.default_org_id, kind="master", token_id="cli", label="cli")
+        return await pf.invitations.invite(p, email, role)
+
+    sent = _with_platform(_settings(ctx), work)
+    until = f"{sent.expires_at:%Y-%m-%d %H:%M} UTC"
+    click.echo(f"Invited {sent.email} as {sent.role.name.lower()} (invitation {sent.id}).")
+    if sent.email_sent:
+        click.echo(f"The link was emailed; it works once, until {until}.")
+        return
+    click.echo(f"No email could be sent: pass this link on. It works once, until {until}:")
+    click.echo(sent.url)
 
 
 @admin.command("rotate-key")

@@ -9,6 +9,8 @@ import re
 import uuid
 from contextlib import asynccontextmanager
 
+from pydantic import SecretStr
+
 from patchbay.config import Settings
 from patchbay.connectors.email.fake import FakeSMTPServer, ReceivedMessage
 from patchbay.services.identity import passwords
@@ -19,6 +21,8 @@ PASSWORD = "correct horse battery staple"
 
 def smtp_settings(settings: Settings, server: FakeSMTPServer, **extra) -> Settings:
     """``settings`` sending email through ``server`` (plain SMTP on loopback)."""
+    if "smtp_password" in extra:  # as the environment gives it
+        extra["smtp_password"] = SecretStr(extra["smtp_password"])
     return settings.model_copy(
         update={
             "smtp_host": server.host,

@@ -13,7 +13,7 @@ import pytest
 from mail_links import PASSWORD, link_in, received, signed_in, smtp_settings
 from sqlalchemy import update
 
-from patchbay.connectors.email.fake import start_smtp_server
+from patchbay.connectors.email.fake import FakeSMTP, start_smtp_server
 from patchbay.services.identity import roles
 from patchbay.storage.models import OneTimeLink, utcnow
 
@@ -278,3 +278,19 @@ async def test_an_invitation_is_used_once_under_concurrency(api):
         if r.status_code == 410:
             api.expect_error(r, 410, "link_used")
     assert await api.platform.members.count(api.platform.default_org_id) == 1
+
+
+async def test_the_mailer_authenticates_when_told(settings, make_api):
+    state = FakeSMTP(require_auth=True)
+    with start_smtp_server(state) as server:
+        wrong = smtp_settings(settings, server, smtp_username="patchbay", smtp_password="nope")
+        async with make_api(wrong) as api:
+            assert (await invite(api, "a@example.test"))["emailSent"] is False
+        right = smtp_settings(
+            settings, server, smtp_username=state.username, smtp_password=state.password
+        )
+        async with make_api(right) as api:  # the same database: its token exists
+            issued = await api.platform.identity.create_master_token(api.platform.default_org_id)
+            sent = await invite(api, "b@example.test", headers=api.auth(issued.token))
+            assert sent["emailSent"] is True
+    assert [m.authenticated_as for m in state.messages] == [state.username]

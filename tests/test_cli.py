@@ -141,6 +141,30 @@ def test_token_create_list_revoke(run, data_dir, database_url):
     assert token_id in again.output
 
 
+def test_admin_invite_prints_the_link_when_no_email_can_be_sent(run, data_dir, database_url):
+    create_token(run)  # not the first start (with_api expects a token)
+    result = run("admin", "invite", "--email", "Ada@Example.test", "--role", "admin")
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[0].startswith("Invited ada@example.test as admin (invitation ")
+    assert "No email could be sent" in lines[1]
+    link = lines[-1]
+    assert re.match(r"^http://127\.0\.0\.1:8080/accept-invite#token=pbl_[\w-]+$", link), link
+
+    async def accept(c: httpx.AsyncClient) -> httpx.Response:
+        body = {"token": link.split("#token=")[1], "name": "Ada", "password": "x" * 6 + "yz1234!"}
+        return await c.post("/core/v1/invites/accept", json=body)
+
+    r = with_api(data_dir, database_url, accept)
+    assert r.status_code == 200, r.text
+    assert r.json()["member"]["role"]["name"] == "Admin"
+
+    result = run("admin", "invite", "--email", "b@example.test", "--role", "boss")
+    assert result.exit_code == 1 and "Unknown organisation role 'boss'" in result.output
+    result = run("admin", "invite", "--email", "not-an-address")
+    assert result.exit_code == 2 and "not an email address" in result.output
+
+
 def test_token_for_an_unknown_organisation(run, data_dir, database_url):
     result = run("admin", "token", "create", "--org", "acme")
     assert result.exit_code != 0
@@ -330,6 +354,19 @@ def test_serve_with_several_workers(tmp_path):
         for _ in range(10):  # spread over both workers
             r = httpx.get(f"{server.url}/core/v1/connectors", headers=bearer(token))
             assert r.status_code == 200, r.text
+        # One setup link, printed before the workers started (they print none, so it
+        # stays the newest and works).
+        links = [line.strip() for line in server.lines if "/setup#token=" in line]
+        assert len(links) == 1, server.lines
+        assert links[0].startswith(f"{server.url}/setup#token=pbl_")
+        body = {
+            "token": links[0].split("#token=")[1],
+            "email": "owner@example.test",
+            "name": "Owner",
+            "password": "correct horse battery staple",
+        }
+        r = httpx.post(f"{server.url}/core/v1/setup", json=body)
+        assert r.status_code == 200, r.text
     finally:
         server.stop()
 

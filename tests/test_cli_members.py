@@ -88,7 +88,7 @@ def test_member_create_and_sign_in(run, data_dir, database_url):
 
     status, body, _ = with_api(data_dir, database_url, sign_in("ada@example.com", PASSWORD))
     assert status == 200, body
-    assert body["member"]["name"] == "Ada Lovelace" and body["member"]["role"] == "owner"
+    assert body["member"]["name"] == "Ada Lovelace" and body["member"]["role"]["name"] == "Owner"
 
     again = run(
         "admin", "member", "create", "--email", "ada@example.com", "--role", "admin",

@@ -57,6 +57,18 @@ class Settings(BaseSettings):
     oidc_scopes: str = "openid email profile"
     # Members sign in through single sign-on only: password sign-in answers 403 sso_only.
     sso_only: bool = False
+    # One-time links sent by email: invitations and password resets (lifetimes).
+    invite_ttl_seconds: int = 7 * 24 * 3600
+    password_reset_ttl_seconds: int = 3600
+    # Outgoing email (invitations, password resets). No host: nothing is sent, and the
+    # API says so (``emailSent: false``). Port 465 is implicit TLS; otherwise STARTTLS
+    # is required unless smtp_starttls is false (a relay on loopback).
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_from: str | None = None
     idempotency_ttl_seconds: int = 24 * 3600
     # The audit log (docs/access.md): events older than this are pruned (hourly).
     audit_retention_days: float = 365.0

@@ -24,6 +24,11 @@ PUBLIC = {  # no bearer token
     "/core/v1/sso",
     "/core/v1/sso/start",
     "/core/v1/sso/callback",
+    # One-time links: the link's token is the credential.
+    "/core/v1/invites/accept",
+    "/core/v1/password-resets",
+    "/core/v1/password-resets/complete",
+    "/core/v1/setup",
 }
 # Routes whose success is a redirect (302, documented), never a JSON answer.
 REDIRECTS = {("get", "/core/v1/sso/start"), ("get", "/core/v1/sso/callback")}
@@ -293,3 +298,33 @@ async def test_workflow_and_run_answers_match_the_document(checked):
     await c.post("/core/v1/workflows/import", json=export, headers=m)
     await c.delete(base, headers=m)
     await c.get(base, headers=m)
+
+
+async def test_invitation_reset_and_setup_answers_match_the_document(checked):
+    api, _ = checked
+    c, m, pf = api.client, api.master, api.platform
+    password = "correct horse battery staple"
+    setup = (await pf.setup_link()).split("#token=")[1]
+    await c.post("/core/v1/setup", json={"token": "pbl_x", "email": "o@x.test", "name": "O"})
+    body = {"token": setup, "email": "owner@example.test", "name": "O", "password": password}
+    await c.post("/core/v1/setup", json={**body, "password": "short"})
+    assert (await c.post("/core/v1/setup", json=body)).status_code == 200
+    c.cookies.clear()
+    assert (await c.post("/core/v1/setup", json=body)).status_code == 410
+    invite = {"email": "new@example.test", "organizationRoleId": "member"}
+    r = await c.post("/core/v1/invites", json=invite, headers=m)
+    assert r.status_code == 200
+    await c.post("/core/v1/invites", json={**invite, "organizationRoleId": "x"}, headers=m)
+    await c.post("/core/v1/invites", json={**invite, "email": "owner@example.test"}, headers=m)
+    await c.post("/core/v1/invites", json=invite)
+    p = await pf.identity.authenticate(api.master_token)
+    link = (await pf.invitations.invite(p, "n2@example.test", "admin")).url.split("#token=")[1]
+    accept = {"token": link, "name": "N", "password": password}
+    await c.post("/core/v1/invites/accept", json={**accept, "token": "pbl_x"})
+    assert (await c.post("/core/v1/invites/accept", json=accept)).status_code == 200
+    c.cookies.clear()
+    assert (await c.post("/core/v1/invites/accept", json=accept)).status_code == 410
+    assert (await c.post("/core/v1/password-resets", json={"email": "n2@example.test"})).is_success
+    await c.post("/core/v1/password-resets", json={})
+    await c.post("/core/v1/password-resets/complete", json={"token": "pbl_x", "password": password})
+    await pf.password_resets.settle()

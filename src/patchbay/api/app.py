@@ -19,10 +19,13 @@ from .intake_endpoint import IntakeEndpoint
 from .limits import BodyLimit, RateLimit
 from .read_limits import BodyReadTimeout
 from .routes import (
+    account_links,
+    account_pages,
     audit,
     authentications,
     connectors,
     intake,
+    invites,
     oauth,
     services,
     session,
@@ -37,7 +40,15 @@ from .routes import (
 from .schemas.common import Health
 
 
-def create_app(settings: Settings | None = None, platform: Platform | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    platform: Platform | None = None,
+    *,
+    setup_link: bool = True,
+) -> FastAPI:
+    """The application. ``setup_link``: print the first owner's setup link on start while
+    the organisation has no member (``patchbay serve`` prints it once itself, before its
+    workers start, and passes False)."""
     settings = settings or Settings()
     platform = platform or Platform(settings)
 
@@ -57,6 +68,9 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
                 f"{first_token}\n",
                 flush=True,
             )
+        link = await platform.setup_link() if setup_link else None
+        if link:
+            print(SETUP_MESSAGE + link + "\n", flush=True)  # noqa: T201 - on purpose
         try:
             yield
         finally:
@@ -84,6 +98,9 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         usage,
         oauth,
         sso,
+        invites,
+        account_links,
+        account_pages,
         intake,
         workflow_import,  # before workflows: /import is not a workflow id
         workflows,
@@ -115,3 +132,15 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     # Outermost of all: a body that stops arriving is answered 408, whoever reads it.
     app.add_middleware(BodyReadTimeout, timeout=settings.body_timeout_seconds)
     return app
+
+
+def create_worker_app() -> FastAPI:
+    """A server process of ``patchbay serve --workers N`` (settings from the environment;
+    the setup link was printed before the workers started)."""
+    return create_app(setup_link=False)
+
+
+SETUP_MESSAGE = (
+    "\nPatchbay has no member yet. Open this link to create the first owner (it works "
+    "once, for 24 hours; a new one is printed at each start until then):\n"
+)

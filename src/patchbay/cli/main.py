@@ -86,7 +86,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) 
 
     import uvicorn
 
-    from ..api.app import create_app
+    from ..api.app import SETUP_MESSAGE, create_app
     from ..api.read_limits import server_limits
     from ..services.platform import bootstrap
 
@@ -97,11 +97,14 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) 
     ctx.with_resource(hold_instance(settings))
     # Migrations, the key file and the first master token are made once, here, before any
     # worker starts (several workers would otherwise race to create them).
-    first_token = asyncio.run(bootstrap(settings))
-    if first_token:
+    first = asyncio.run(bootstrap(settings))
+    if first.master_token:
         click.echo(
-            "Patchbay created the first master token (it is shown only once):\n" + first_token
+            "Patchbay created the first master token (it is shown only once):\n"
+            + first.master_token
         )
+    if first.setup_link:
+        click.echo(SETUP_MESSAGE.lstrip("\n") + first.setup_link)
     click.echo(f"Patchbay listening on http://{settings.host}:{settings.port} (docs at /docs)")
     options = {
         "host": settings.host,
@@ -111,19 +114,19 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) 
         **server_limits(settings),
     }
     if workers == 1:
-        uvicorn.run(create_app(settings), **options)
+        uvicorn.run(create_app(settings, setup_link=False), **options)
         return
     # Worker processes build their app from the environment: hand the flags over.
     os.environ["PATCHBAY_DATA_DIR"] = str(settings.data_dir)
     os.environ["PATCHBAY_DATABASE_URL"] = settings.effective_database_url
     os.environ["PATCHBAY_HOST"] = settings.host
     os.environ["PATCHBAY_PORT"] = str(settings.port)
-    uvicorn.run("patchbay.api.app:create_app", factory=True, workers=workers, **options)
+    uvicorn.run("patchbay.api.app:create_worker_app", factory=True, workers=workers, **options)
 
 
 @cli.group()
 def admin() -> None:
-    """Administration: master tokens, members and encryption keys."""
+    """Administration: master tokens, members, invitations and encryption keys."""
 
 
 @admin.group()
@@ -285,6 +288,41 @@ def member_reset_password(ctx: click.Context, email: str, password_stdin: bool, 
 
     found = _with_platform(_settings(ctx), work)
     click.echo(f"Set the password of {found.email}; their sessions have ended.")
+
+
+@admin.command("invite")
+@instance_options
+@click.option("--email", required=True, help="The address to invite")
+@click.option(
+    "--role",
+    default="member",
+    show_default=True,
+    help="Organisation role: owner, admin or member (or its id)",
+)
+@click.pass_context
+def invite(ctx: click.Context, email: str, role: str) -> None:
+    """Invite a person (as the organisation): the link is emailed, or printed on the last
+    line when no email could be sent (no PATCHBAY_SMTP_HOST, or the server refused)."""
+    import re
+
+    from ..api.schemas.account_links import EMAIL_PATTERN
+    from ..services.identity.principal import Principal
+
+    if not re.match(EMAIL_PATTERN, email):
+        raise click.BadParameter(f"{email!r} is not an email address", param_hint="--email")
+
+    async def work(pf):
+        p = Principal(org_id=pf.default_org_id, kind="master", token_id="cli", label="cli")
+        return await pf.invitations.invite(p, email, role)
+
+    sent = _with_platform(_settings(ctx), work)
+    until = f"{sent.expires_at:%Y-%m-%d %H:%M} UTC"
+    click.echo(f"Invited {sent.email} as {sent.role.name.lower()} (invitation {sent.id}).")
+    if sent.email_sent:
+        click.echo(f"The link was emailed; it works once, until {until}.")
+        return
+    click.echo(f"No email could be sent: pass this link on. It works once, until {until}:")
+    click.echo(sent.url)
 
 
 @admin.command("rotate-key")

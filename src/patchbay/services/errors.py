@@ -47,6 +47,11 @@ class Conflict(ServiceError):
     default_code = "conflict"
 
 
+class Gone(ServiceError):
+    status = 410
+    default_code = "gone"
+
+
 class PayloadTooLarge(ServiceError):
     status = 413
     default_code = "payload_too_large"

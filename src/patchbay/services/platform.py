@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from ..config import Settings
 from ..connectors.registry import Registry
@@ -20,7 +21,12 @@ from .credentials.authentications import Authentications
 from .credentials.oauth import OAuth
 from .credentials.ready import Credentials
 from .identity.end_users import Users
+from .identity.first_owner import FirstOwner
+from .identity.invitations import Invitations
+from .identity.mailer import Mailer
 from .identity.members import Members
+from .identity.one_time_links import OneTimeLinks
+from .identity.password_resets import PasswordResets
 from .identity.principal import Principal
 from .identity.sessions import Sessions
 from .identity.sign_in import SignIn
@@ -63,6 +69,13 @@ class Platform:
             retention_days=settings.audit_retention_days,
             prune_every=3600.0 if settings.background_workers else None,
         )
+        self.mailer = Mailer(settings)
+        self.links = OneTimeLinks(self.db)
+        self.invitations = Invitations(settings, self.links, self.members, self.mailer)
+        self.password_resets = PasswordResets(
+            settings, self.links, self.members, self.sessions, self.mailer
+        )
+        self.first_owner = FirstOwner(settings, self.links, self.members)
         self.catalog = Catalog(self.registry)
         self.authentications = Authentications(
             self.db, self.keyring, self.registry, cache_seconds=settings.auth_cache_seconds
@@ -141,7 +154,13 @@ class Platform:
             default_workspace_id=self.default_workspace_id,
         )
 
+    async def setup_link(self) -> str | None:
+        """The first owner's setup link, new at each start while the default organisation
+        has no member (printed by the server; None once it has one)."""
+        return await self.first_owner.setup_link(self.default_org_id)
+
     async def stop(self) -> None:
+        await self.password_resets.settle()
         await self.runs.close()
         await self.dispatcher.stop()
         await self.intake.stop()
@@ -152,15 +171,25 @@ class Platform:
         await self.db.dispose()
 
 
-async def bootstrap(settings: Settings) -> str | None:
+@dataclass(frozen=True)
+class FirstStart:
+    """What a start shows once: the first master token, the first owner's setup link."""
+
+    master_token: str | None
+    setup_link: str | None
+
+
+async def bootstrap(settings: Settings) -> FirstStart:
     """Prepare an instance before serving: key file, migrations, default organisation.
-    Returns the first master token when none exists yet."""
+    Returns the first master token when none exists yet, and a new setup link while the
+    organisation has no member."""
     platform = Platform(settings)
     try:
         await platform.db.migrate()
-        org_id = await platform.identity.ensure_org()
+        org_id = platform.default_org_id = await platform.identity.ensure_org()
+        token = None
         if await platform.identity.count_master_tokens() == 0:
-            return (await platform.identity.create_master_token(org_id, "initial")).token
-        return None
+            token = (await platform.identity.create_master_token(org_id, "initial")).token
+        return FirstStart(token, await platform.setup_link())
     finally:
         await platform.stop()

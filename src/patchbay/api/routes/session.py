@@ -22,6 +22,7 @@ from ..deps import member_self, platform, signed_in
 from ..responses import json_response
 from ..schemas import session as S
 from ..schemas.common import errors
+from ..session_cookie import member_to_api
 
 router = APIRouter(prefix="/core/v1/session", tags=["session"])
 
@@ -53,7 +54,7 @@ class CreatePersonalToken(BaseModel):
 
 
 def _member(member: Member) -> dict:
-    return {"id": member.id, "email": member.email, "name": member.name, "role": member.org_role}
+    return member_to_api(member)
 
 
 def _set_cookie(response: Response, request: Request, pf: Platform, started: StartedSession):

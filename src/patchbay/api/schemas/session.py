@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel
 
-
-class SessionMember(BaseModel):
-    id: str
-    email: str
-    name: str
-    role: Literal["owner", "admin", "member"]  # the organisation role
+from .account_links import SignedIn
 
 
-class Session(BaseModel):
-    member: SessionMember
-    csrfToken: str  # send it back in X-CSRF-Token on every write
-    expiresAt: datetime
+class Session(SignedIn):
+    """The signed-in member (Tray's user shape, ``role`` their organisation role) and the
+    CSRF token to send in ``X-CSRF-Token`` with every write made with the cookie."""
 
 
 class PersonalToken(BaseModel):

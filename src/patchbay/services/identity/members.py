@@ -36,6 +36,32 @@ class Members:
     ) -> Member:
         """A new member (409 ``email_taken`` when the organisation has one with that
         email), with optional workspace roles {workspace id: role key}."""
+        async with self.db.session() as s:
+            member = await self.add(
+                s,
+                org_id,
+                email=email,
+                name=name,
+                org_role=org_role,
+                password_hash=password_hash,
+                workspaces=workspaces,
+            )
+            await s.commit()
+        return member
+
+    @staticmethod
+    async def add(
+        s,
+        org_id: str,
+        *,
+        email: str,
+        name: str,
+        org_role: str,
+        password_hash: str | None = None,
+        workspaces: dict[str, str] | None = None,
+    ) -> Member:
+        """:meth:`create` inside the caller's transaction (an invitation or the setup
+        link is used up in the same one); the caller commits."""
         member = Member(
             org_id=org_id,
             email=normal_email(email),
@@ -43,17 +69,16 @@ class Members:
             org_role=org_role,
             password_hash=password_hash,
         )
-        async with self.db.session() as s:
-            s.add(member)
-            try:
-                await s.flush()
-            except IntegrityError as exc:
-                raise Conflict(
-                    f"A member with email {member.email!r} already exists", "email_taken"
-                ) from exc
-            for workspace_id, role in (workspaces or {}).items():
-                s.add(WorkspaceMember(workspace_id=workspace_id, member_id=member.id, role=role))
-            await s.commit()
+        s.add(member)
+        try:
+            await s.flush()
+        except IntegrityError as exc:
+            raise Conflict(
+                f"A member with email {member.email!r} already exists", "email_taken"
+            ) from exc
+        for workspace_id, role in (workspaces or {}).items():
+            s.add(WorkspaceMember(workspace_id=workspace_id, member_id=member.id, role=role))
+        await s.flush()
         return member
 
     async def get(self, org_id: str, member_id: str) -> Member:

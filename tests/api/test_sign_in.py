@@ -12,6 +12,7 @@ from statistics import median
 import pytest
 from sqlalchemy import select, update
 
+from patchbay.services.identity import roles
 from patchbay.services.identity.passwords import hash_password
 from patchbay.services.identity.sessions import COOKIE
 from patchbay.storage.models import Member, MemberSession, utcnow
@@ -97,7 +98,8 @@ async def test_sign_in_sets_the_session_cookie(api):
         "id": member.id,
         "email": "ada@example.com",
         "name": "Ada",
-        "role": "owner",
+        "accountType": "Regular",
+        "role": {"id": roles.org_role("owner").id, "name": "Owner"},
     }
     assert body["csrfToken"] and body["expiresAt"]
     morsel = session_cookie(r)[COOKIE]

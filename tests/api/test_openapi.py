@@ -73,7 +73,9 @@ def test_error_statuses_are_declared_with_the_error_body(doc):
 
 def test_master_only_operations_declare_403(doc):
     for method, path, operation in operations(doc):
-        if path.startswith(("/core/v1/users", "/core/v1/usage", "/core/v1/workflows")):
+        if path.startswith(
+            ("/core/v1/end-users", "/core/v1/users", "/core/v1/usage", "/core/v1/workflows")
+        ):
             assert "403" in operation["responses"], (method, path)
 
 
@@ -178,16 +180,16 @@ async def test_users_and_authentications_answers_match_the_document(checked):
     api, _ = checked
     c, m = api.client, api.master
     user = await api.create_user("contract")
-    await c.post("/core/v1/users", json={"name": "A", "externalUserId": "contract"}, headers=m)
-    await c.post("/core/v1/users", json={"name": ""}, headers=m)
-    await c.get("/core/v1/users", params={"first": 1}, headers=m)
-    await c.get("/core/v1/users", params={"first": 0}, headers=m)
-    await c.get(f"/core/v1/users/{user['id']}", headers=m)
-    await c.get("/core/v1/users/nope", headers=m)
-    await c.patch(f"/core/v1/users/{user['id']}", json={"name": "B"}, headers=m)
+    await c.post("/core/v1/end-users", json={"name": "A", "externalUserId": "contract"}, headers=m)
+    await c.post("/core/v1/end-users", json={"name": ""}, headers=m)
+    await c.get("/core/v1/end-users", params={"first": 1}, headers=m)
+    await c.get("/core/v1/end-users", params={"first": 0}, headers=m)
+    await c.get(f"/core/v1/end-users/{user['id']}", headers=m)
+    await c.get("/core/v1/end-users/nope", headers=m)
+    await c.patch(f"/core/v1/end-users/{user['id']}", json={"name": "B"}, headers=m)
     token = await api.user_token(user["id"])
     as_user = api.auth(token)
-    assert (await c.get("/core/v1/users", headers=as_user)).status_code == 403
+    assert (await c.get("/core/v1/end-users", headers=as_user)).status_code == 403
     await c.get("/core/v1/authentications", headers=as_user)
     await c.get("/core/v1/authentications/nope", headers=as_user)
     await c.get("/core/v1/authentications/nope/full", headers=as_user)
@@ -198,8 +200,8 @@ async def test_users_and_authentications_answers_match_the_document(checked):
         headers=as_user,
     )
     await c.get("/core/v1/oauth/callback", params={"state": "nope", "code": "c"})
-    await c.delete(f"/core/v1/users/{user['id']}/tokens", headers=m)
-    await c.delete(f"/core/v1/users/{user['id']}", headers=m)
+    await c.delete(f"/core/v1/end-users/{user['id']}/tokens", headers=m)
+    await c.delete(f"/core/v1/end-users/{user['id']}", headers=m)
 
 
 async def test_subscription_answers_match_the_document(checked):

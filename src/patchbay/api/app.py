@@ -20,13 +20,13 @@ from .read_limits import BodyReadTimeout
 from .routes import (
     authentications,
     connectors,
+    end_users,
     intake,
     oauth,
     services,
     subscriptions,
     triggers,
     usage,
-    users,
     workflow_import,
     workflows,
 )
@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         subscriptions,
         services,
         authentications,
-        users,
+        end_users,
         usage,
         oauth,
         intake,

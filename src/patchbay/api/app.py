@@ -22,6 +22,7 @@ from .routes import (
     connectors,
     end_users,
     intake,
+    members,
     oauth,
     services,
     subscriptions,
@@ -29,6 +30,7 @@ from .routes import (
     usage,
     workflow_import,
     workflows,
+    workspaces,
 )
 from .schemas.common import Health
 
@@ -62,7 +64,8 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         title="Patchbay",
         version=__version__,
         description="Tray-compatible Connectivity API: connectors, operations, "
-        "authentications, end users, triggers and subscriptions, and usage.",
+        "authentications, end users, triggers and subscriptions, and usage; Tray's Platform API "
+        "for members, roles and workspaces.",
         lifespan=lifespan,
     )
     app.state.platform = platform
@@ -76,6 +79,8 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         services,
         authentications,
         end_users,
+        members,
+        workspaces,
         usage,
         oauth,
         intake,

@@ -22,6 +22,7 @@ from .identity.end_users import Users
 from .identity.members import Members
 from .identity.sessions import Sessions
 from .identity.tokens import Identity
+from .identity.workspaces import Workspaces
 from .signals import Signals
 from .triggers.delivery import Deliverer
 from .triggers.dispatch import Dispatcher
@@ -50,6 +51,7 @@ class Platform:
         self.identity = Identity(self.db, cache_seconds=settings.auth_cache_seconds)
         self.users = Users(self.db, self.identity)
         self.members = Members(self.db, self.identity)
+        self.workspaces = Workspaces(self.db, self.identity)
         self.sessions = Sessions(self.db, self.identity, ttl_seconds=settings.session_ttl_seconds)
         self.catalog = Catalog(self.registry)
         self.authentications = Authentications(

@@ -91,11 +91,25 @@ def test_query_bounds_and_enums(doc):
         for method, path, operation in operations(doc)
         if any(p["name"] == "first" for p in operation.get("parameters", []))
     ]
-    assert len(pages) == 8, pages
+    assert len(pages) == 13, pages
     for path, method in pages:
-        schema = parameter(doc, path, method, "first")
-        assert schema["type"] == "integer", (path, schema)
-        assert (schema["minimum"], schema["maximum"]) == (1, 100), (path, schema)
+        # Tray's Platform API pages its users and roles up to 1000, the rest up to 100.
+        maximum = 1000 if path in ("/core/v1/users", "/core/v1/roles") else 100
+        names = ["first"]
+        if path.startswith(("/core/v1/users", "/core/v1/roles", "/core/v1/workspaces")):
+            names.append("last")  # Tray's backwards paging
+        for name in names:
+            schema = parameter(doc, path, method, name)
+            assert schema["type"] == "integer", (path, schema)
+            assert (schema["minimum"], schema["maximum"]) == (1, maximum), (path, schema)
+    kinds = parameter(doc, "/core/v1/workspaces", "get", "type")
+    assert set(kinds["items"]["enum"]) == {
+        "Embedded",
+        "Organization",
+        "Personal",
+        "PersonalExternal",
+        "Shared",
+    }
     runs = parameter(doc, "/core/v1/workflows/{workflow_id}/runs", "get", "status")
     assert set(runs["enum"]) == {"queued", "running", "waiting", "succeeded", "failed", "cancelled"}
     events = parameter(doc, "/core/v1/subscriptions/{subscription_id}/events", "get", "status")

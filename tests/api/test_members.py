@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from people import ROLES, USERS, create, default_workspace, member, workspace_token
@@ -233,3 +234,20 @@ async def test_another_organisations_members_are_not_found(api):
         api.expect_error(r, 404, "user_not_found")
         r = await c.delete(f"{USERS}/{foreign}", headers=headers)
         api.expect_error(r, 404, "user_not_found")
+
+
+async def test_two_owners_demoting_each_other_at_once_leave_one(api):
+    c, m = api.client, api.master
+    first_id, _ = await member(api, "owner")
+    second_id, _ = await member(api, "owner")
+    for _ in range(3):
+        answers = await asyncio.gather(
+            c.put(f"{USERS}/{first_id}/roles", json={"roleId": "admin"}, headers=m),
+            c.put(f"{USERS}/{second_id}/roles", json={"roleId": "admin"}, headers=m),
+        )
+        statuses = sorted(r.status_code for r in answers)
+        assert statuses == [200, 409], [r.text for r in answers]
+        owners = (await c.get(USERS, headers=m)).json()["elements"]
+        assert [u["role"]["name"] for u in owners].count("Owner") == 1
+        for member_id in (first_id, second_id):  # both owners again, for the next round
+            await c.put(f"{USERS}/{member_id}/roles", json={"roleId": "owner"}, headers=m)

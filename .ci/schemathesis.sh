@@ -51,10 +51,10 @@ serve() {
     curl -fsS "$base/health" >/dev/null || { cat "$data/server.log"; exit 1; }
     master=$(grep -A1 'first master token' "$data/server.log" | tail -1)
     local user
-    user=$(curl -fsS -X POST "$base/core/v1/users" -H "Authorization: Bearer $master" \
+    user=$(curl -fsS -X POST "$base/core/v1/end-users" -H "Authorization: Bearer $master" \
         -H 'Content-Type: application/json' -d '{"name": "CI", "externalUserId": "ci"}' \
         | python -c 'import json, sys; print(json.load(sys.stdin)["id"])')
-    user_token=$(curl -fsS -X POST "$base/core/v1/users/$user/tokens" \
+    user_token=$(curl -fsS -X POST "$base/core/v1/end-users/$user/tokens" \
         -H "Authorization: Bearer $master" \
         | python -c 'import json, sys; print(json.load(sys.stdin)["accessToken"])')
 }

@@ -63,9 +63,9 @@ def setup(base: str, token: str, fake_url: str) -> tuple[str, str]:
     master = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=base, timeout=10) as c:
         user = c.post(
-            "/core/v1/users", json={"name": "Bench", "externalUserId": "bench"}, headers=master
+            "/core/v1/end-users", json={"name": "Bench", "externalUserId": "bench"}, headers=master
         ).json()
-        user_token = c.post(f"/core/v1/users/{user['id']}/tokens", headers=master).json()[
+        user_token = c.post(f"/core/v1/end-users/{user['id']}/tokens", headers=master).json()[
             "accessToken"
         ]
         envs = c.get("/core/v1/services/slack/versions/1/environments", headers=master).json()

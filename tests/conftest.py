@@ -141,13 +141,13 @@ class Api:
 
     async def create_user(self, external_id: str | None = None, **extra: Any) -> dict[str, Any]:
         body = {"name": "Ada", "externalUserId": external_id or uuid.uuid4().hex, **extra}
-        r = await self.client.post("/core/v1/users", json=body, headers=self.master)
+        r = await self.client.post("/core/v1/end-users", json=body, headers=self.master)
         assert r.status_code == 201, r.text
         return r.json()
 
     async def user_token(self, user_id: str, **body: Any) -> str:
         r = await self.client.post(
-            f"/core/v1/users/{user_id}/tokens", json=body or None, headers=self.master
+            f"/core/v1/end-users/{user_id}/tokens", json=body or None, headers=self.master
         )
         assert r.status_code == 201, r.text
         return r.json()["accessToken"]

@@ -467,10 +467,10 @@ def test_call_errors_name_the_cli_flags(run, data_dir, database_url):
 
     async def user_auth(c: httpx.AsyncClient) -> str:
         r = await c.post(
-            "/core/v1/users", json={"name": "U", "externalUserId": "u"}, headers=bearer(token)
+            "/core/v1/end-users", json={"name": "U", "externalUserId": "u"}, headers=bearer(token)
         )
         assert r.status_code in (200, 201), r.text
-        user = await c.post(f"/core/v1/users/{r.json()['id']}/tokens", headers=bearer(token))
+        user = await c.post(f"/core/v1/end-users/{r.json()['id']}/tokens", headers=bearer(token))
         r = await c.post(
             "/core/v1/authentications",
             json={

@@ -55,9 +55,11 @@ def platform_client(server: ServerProcess) -> Iterator[httpx.Client]:
 
 
 def as_user(client: httpx.Client, external_id: str) -> dict[str, str]:
-    user = client.post("/core/v1/users", json={"name": external_id, "externalUserId": external_id})
+    user = client.post(
+        "/core/v1/end-users", json={"name": external_id, "externalUserId": external_id}
+    )
     assert user.status_code == 201, user.text
-    token = client.post(f"/core/v1/users/{user.json()['id']}/tokens")
+    token = client.post(f"/core/v1/end-users/{user.json()['id']}/tokens")
     assert token.status_code == 201, token.text
     return {"Authorization": f"Bearer {token.json()['accessToken']}"}
 

@@ -401,9 +401,9 @@ async def test_organisations_cannot_reach_each_others_authentications(api):
     env_id = await token_env(api)
     _, other = await api.other_org()
     r = await api.client.post(
-        "/core/v1/users", json={"name": "O", "externalUserId": "o"}, headers=other
+        "/core/v1/end-users", json={"name": "O", "externalUserId": "o"}, headers=other
     )
-    r = await api.client.post(f"/core/v1/users/{r.json()['id']}/tokens", headers=other)
+    r = await api.client.post(f"/core/v1/end-users/{r.json()['id']}/tokens", headers=other)
     other_user = api.auth(r.json()["accessToken"])
     _, alice = await api.new_user()
 

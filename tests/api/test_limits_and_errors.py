@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-USERS = "/core/v1/users"
+USERS = "/core/v1/end-users"
 CALL = "/core/v1/connectors/http-client/versions/1.0/call"
 JSON = {"Content-Type": "application/json"}
 
@@ -172,9 +172,9 @@ async def test_openapi_and_docs(api):
     spec = r.json()
     assert spec["info"]["title"] == "Patchbay"
     for path in (
-        "/core/v1/users",
-        "/core/v1/users/{user_id}",
-        "/core/v1/users/{user_id}/tokens",
+        "/core/v1/end-users",
+        "/core/v1/end-users/{user_id}",
+        "/core/v1/end-users/{user_id}/tokens",
         "/core/v1/authentications",
         "/core/v1/authentications/{auth_id}",
         "/core/v1/authentications/{auth_id}/full",

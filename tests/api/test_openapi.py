@@ -89,7 +89,9 @@ def test_error_statuses_are_declared_with_the_error_body(doc):
 
 def test_master_only_operations_declare_403(doc):
     for method, path, operation in operations(doc):
-        if path.startswith(("/core/v1/users", "/core/v1/usage", "/core/v1/workflows")):
+        if path.startswith(
+            ("/core/v1/end-users", "/core/v1/users", "/core/v1/usage", "/core/v1/workflows")
+        ):
             assert "403" in operation["responses"], (method, path)
 
 
@@ -105,11 +107,25 @@ def test_query_bounds_and_enums(doc):
         for method, path, operation in operations(doc)
         if any(p["name"] == "first" for p in operation.get("parameters", []))
     ]
-    assert len(pages) == 9, pages  # + the audit log
+    assert len(pages) == 14, pages  # + the audit log
     for path, method in pages:
-        schema = parameter(doc, path, method, "first")
-        assert schema["type"] == "integer", (path, schema)
-        assert (schema["minimum"], schema["maximum"]) == (1, 100), (path, schema)
+        # Tray's Platform API pages its users and roles up to 1000, the rest up to 100.
+        maximum = 1000 if path in ("/core/v1/users", "/core/v1/roles") else 100
+        names = ["first"]
+        if path.startswith(("/core/v1/users", "/core/v1/roles", "/core/v1/workspaces")):
+            names.append("last")  # Tray's backwards paging
+        for name in names:
+            schema = parameter(doc, path, method, name)
+            assert schema["type"] == "integer", (path, schema)
+            assert (schema["minimum"], schema["maximum"]) == (1, maximum), (path, schema)
+    kinds = parameter(doc, "/core/v1/workspaces", "get", "type")
+    assert set(kinds["items"]["enum"]) == {
+        "Embedded",
+        "Organization",
+        "Personal",
+        "PersonalExternal",
+        "Shared",
+    }
     runs = parameter(doc, "/core/v1/workflows/{workflow_id}/runs", "get", "status")
     assert set(runs["enum"]) == {"queued", "running", "waiting", "succeeded", "failed", "cancelled"}
     events = parameter(doc, "/core/v1/subscriptions/{subscription_id}/events", "get", "status")
@@ -194,16 +210,16 @@ async def test_users_and_authentications_answers_match_the_document(checked):
     api, _ = checked
     c, m = api.client, api.master
     user = await api.create_user("contract")
-    await c.post("/core/v1/users", json={"name": "A", "externalUserId": "contract"}, headers=m)
-    await c.post("/core/v1/users", json={"name": ""}, headers=m)
-    await c.get("/core/v1/users", params={"first": 1}, headers=m)
-    await c.get("/core/v1/users", params={"first": 0}, headers=m)
-    await c.get(f"/core/v1/users/{user['id']}", headers=m)
-    await c.get("/core/v1/users/nope", headers=m)
-    await c.patch(f"/core/v1/users/{user['id']}", json={"name": "B"}, headers=m)
+    await c.post("/core/v1/end-users", json={"name": "A", "externalUserId": "contract"}, headers=m)
+    await c.post("/core/v1/end-users", json={"name": ""}, headers=m)
+    await c.get("/core/v1/end-users", params={"first": 1}, headers=m)
+    await c.get("/core/v1/end-users", params={"first": 0}, headers=m)
+    await c.get(f"/core/v1/end-users/{user['id']}", headers=m)
+    await c.get("/core/v1/end-users/nope", headers=m)
+    await c.patch(f"/core/v1/end-users/{user['id']}", json={"name": "B"}, headers=m)
     token = await api.user_token(user["id"])
     as_user = api.auth(token)
-    assert (await c.get("/core/v1/users", headers=as_user)).status_code == 403
+    assert (await c.get("/core/v1/end-users", headers=as_user)).status_code == 403
     await c.get("/core/v1/authentications", headers=as_user)
     await c.get("/core/v1/authentications/nope", headers=as_user)
     await c.get("/core/v1/authentications/nope/full", headers=as_user)
@@ -214,8 +230,8 @@ async def test_users_and_authentications_answers_match_the_document(checked):
         headers=as_user,
     )
     await c.get("/core/v1/oauth/callback", params={"state": "nope", "code": "c"})
-    await c.delete(f"/core/v1/users/{user['id']}/tokens", headers=m)
-    await c.delete(f"/core/v1/users/{user['id']}", headers=m)
+    await c.delete(f"/core/v1/end-users/{user['id']}/tokens", headers=m)
+    await c.delete(f"/core/v1/end-users/{user['id']}", headers=m)
 
 
 async def test_subscription_answers_match_the_document(checked):

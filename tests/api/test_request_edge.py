@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-USERS = "/core/v1/users"
+USERS = "/core/v1/end-users"
 AUTHS = "/core/v1/authentications"
 WORKFLOWS = "/core/v1/workflows"
 CALL = "/core/v1/connectors/text-helpers/versions/3.0/call"

@@ -14,7 +14,7 @@ from patchbay.services.errors import Unauthorized
 from patchbay.services.identity.tokens import Identity
 from patchbay.storage.models import ApiToken
 
-USERS = "/core/v1/users"
+USERS = "/core/v1/end-users"
 AUTHS = "/core/v1/authentications"
 
 

@@ -24,8 +24,10 @@ from .routes import (
     audit,
     authentications,
     connectors,
+    end_users,
     intake,
     invites,
+    members,
     oauth,
     services,
     session,
@@ -33,9 +35,9 @@ from .routes import (
     subscriptions,
     triggers,
     usage,
-    users,
     workflow_import,
     workflows,
+    workspaces,
 )
 from .schemas.common import Health
 
@@ -80,7 +82,8 @@ def create_app(
         title="Patchbay",
         version=__version__,
         description="Tray-compatible Connectivity API: connectors, operations, "
-        "authentications, end users, triggers and subscriptions, and usage.",
+        "authentications, end users, triggers and subscriptions, and usage; Tray's Platform API "
+        "for members, roles and workspaces.",
         lifespan=lifespan,
     )
     app.state.platform = platform
@@ -93,7 +96,9 @@ def create_app(
         subscriptions,
         services,
         authentications,
-        users,
+        end_users,
+        members,
+        workspaces,
         session,
         usage,
         oauth,

@@ -7,21 +7,11 @@ from __future__ import annotations
 from fastapi import Request
 from starlette.responses import Response
 
-from ..services.identity import roles
+from ..services.identity.members import member_to_api
 from ..services.platform import Platform
 from ..storage.models import Member
 from .cookies import set_session_cookie
 from .responses import json_response
-
-
-def member_to_api(member: Member) -> dict:
-    return {
-        "id": member.id,
-        "email": member.email,
-        "name": member.name,
-        "accountType": member.account_type or "Regular",
-        "role": roles.org_role(member.org_role).to_api(),
-    }
 
 
 async def sign_in(request: Request, pf: Platform, member: Member, method: str) -> Response:

@@ -32,6 +32,7 @@ from .identity.sessions import Sessions
 from .identity.sign_in import SignIn
 from .identity.sso import SingleSignOn
 from .identity.tokens import Identity
+from .identity.workspaces import Workspaces
 from .signals import Signals
 from .triggers.delivery import Deliverer
 from .triggers.dispatch import Dispatcher
@@ -60,6 +61,7 @@ class Platform:
         self.identity = Identity(self.db, cache_seconds=settings.auth_cache_seconds)
         self.users = Users(self.db, self.identity)
         self.members = Members(self.db, self.identity)
+        self.workspaces = Workspaces(self.db, self.identity)
         self.sessions = Sessions(self.db, self.identity, ttl_seconds=settings.session_ttl_seconds)
         self.sign_in = SignIn(settings, self.db, self.sessions)
         self.sso = SingleSignOn(settings, self.db, self.keyring, self.members, self.sessions)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from ...services.errors import Unauthorized
+from ...services.identity.members import member_to_api
 from ...services.identity.principal import Principal
 from ...services.identity.sessions import COOKIE, StartedSession, csrf_token
 from ...services.identity.tokens import DEFAULT_ORG
@@ -22,7 +23,6 @@ from ..deps import member_self, platform, signed_in
 from ..responses import json_response
 from ..schemas import session as S
 from ..schemas.common import errors
-from ..session_cookie import member_to_api
 
 router = APIRouter(prefix="/core/v1/session", tags=["session"])
 

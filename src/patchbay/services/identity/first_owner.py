@@ -53,7 +53,7 @@ class FirstOwner:
             default = await s.scalar(
                 select(Workspace.id).where(Workspace.org_id == link.org_id, Workspace.is_default)
             )
-            return await Members.add(
+            return await Members.insert(
                 s,
                 link.org_id,
                 email=email,

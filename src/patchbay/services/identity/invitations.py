@@ -77,7 +77,7 @@ class Invitations:
         password_hash = await asyncio.to_thread(passwords.hash_password, password)
 
         async def create(s: AsyncSession, link: LinkInfo) -> Member:
-            return await Members.add(
+            return await Members.insert(
                 s,
                 link.org_id,
                 email=link.email or "",

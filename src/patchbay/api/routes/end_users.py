@@ -1,4 +1,7 @@
-"""End users and their tokens (``/core/v1/users``); master token only."""
+"""End users and their tokens (``/core/v1/end-users``); master token only.
+
+End users are the customers of a product that embeds Patchbay. At Tray they live in the
+Embedded GraphQL API; ``/core/v1/users`` is the organisation's members (routes/members.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +12,10 @@ from ...services.identity.principal import Principal
 from ...services.platform import Platform
 from ..deps import master, platform
 from ..responses import json_response
-from ..schemas import users as U
+from ..schemas import end_users as U
 from ..schemas.common import PageSize, errors
 
-router = APIRouter(prefix="/core/v1/users", tags=["users"])
+router = APIRouter(prefix="/core/v1/end-users", tags=["end users"])
 
 
 class CreateUser(BaseModel):
@@ -43,7 +46,7 @@ class CreateToken(BaseModel):
     response_model=U.User,
     responses=errors(400, 401, 403, 409, 413, 429),
 )
-async def create_user(
+async def create_end_user(
     body: CreateUser, p: Principal = Depends(master), pf: Platform = Depends(platform)
 ):
     user = await pf.users.create(
@@ -58,7 +61,7 @@ async def create_user(
     response_model=U.Users,
     responses=errors(400, 401, 403, 429),
 )
-async def list_users(
+async def list_end_users(
     first: PageSize = None,
     cursor: str | None = Query(default=None),
     p: Principal = Depends(master),
@@ -73,7 +76,9 @@ async def list_users(
     response_model=U.User,
     responses=errors(400, 401, 403, 404, 429),
 )
-async def get_user(user_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)):
+async def get_end_user(
+    user_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
+):
     return json_response(await pf.users.get(p, user_id))
 
 
@@ -83,7 +88,7 @@ async def get_user(user_id: str, p: Principal = Depends(master), pf: Platform = 
     response_model=U.User,
     responses=errors(400, 401, 403, 404, 409, 413, 429),
 )
-async def update_user(
+async def update_end_user(
     user_id: str, body: UpdateUser, p: Principal = Depends(master), pf: Platform = Depends(platform)
 ):
     changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
@@ -96,7 +101,7 @@ async def update_user(
     summary="Delete an end user",
     responses=errors(400, 401, 403, 404, 429),
 )
-async def delete_user(
+async def delete_end_user(
     user_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
 ):
     await pf.users.delete(p, user_id)
@@ -105,11 +110,11 @@ async def delete_user(
 @router.post(
     "/{user_id}/tokens",
     status_code=201,
-    summary="Create a user token",
+    summary="Create an end user token",
     response_model=U.UserToken,
     responses=errors(400, 401, 403, 404, 413, 429),
 )
-async def create_user_token(
+async def create_end_user_token(
     user_id: str,
     body: CreateToken | None = None,
     p: Principal = Depends(master),
@@ -125,10 +130,10 @@ async def create_user_token(
 @router.delete(
     "/{user_id}/tokens",
     status_code=204,
-    summary="Revoke all of a user's tokens",
+    summary="Revoke all of an end user's tokens",
     responses=errors(400, 401, 403, 404, 429),
 )
-async def revoke_user_tokens(
+async def revoke_end_user_tokens(
     user_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
 ):
     await pf.users.get(p, user_id)

@@ -1,4 +1,4 @@
-"""End users (``/core/v1/users``): creation, validation, listing, updates, deletion and
+"""End users (``/core/v1/end-users``): creation, validation, listing, updates, deletion and
 tenancy, through HTTP only."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from patchbay.connectors.http_client.connector import TOKEN_ENVIRONMENT_ID
 
-USERS = "/core/v1/users"
+USERS = "/core/v1/end-users"
 MISSING_ID = str(uuid.uuid4())
 
 

@@ -1,4 +1,5 @@
-"""End users and their tokens (``/core/v1/users``); master token only."""
+"""End users and their tokens (``/core/v1/users``): a workspace admin's (MANAGE), for the
+end users of their workspaces; never an end user's token."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from ...services.identity.principal import Principal
 from ...services.platform import Platform
-from ..deps import master, platform
+from ..deps import manager, platform
 from ..responses import json_response
 from ..schemas import users as U
-from ..schemas.common import PageSize, errors
+from ..schemas.common import PageSize, TargetWorkspace, WorkspaceFilter, errors
 
 router = APIRouter(prefix="/core/v1/users", tags=["users"])
 
@@ -41,13 +42,20 @@ class CreateToken(BaseModel):
     status_code=201,
     summary="Create an end user",
     response_model=U.User,
-    responses=errors(400, 401, 403, 409, 413, 429),
+    responses=errors(400, 401, 403, 404, 409, 413, 429),
 )
 async def create_user(
-    body: CreateUser, p: Principal = Depends(master), pf: Platform = Depends(platform)
+    body: CreateUser,
+    workspace: TargetWorkspace = None,
+    p: Principal = Depends(manager),
+    pf: Platform = Depends(platform),
 ):
     user = await pf.users.create(
-        p, name=body.name, external_user_id=body.externalUserId, is_test_user=body.isTestUser
+        p,
+        name=body.name,
+        external_user_id=body.externalUserId,
+        is_test_user=body.isTestUser,
+        workspace_id=workspace,
     )
     return json_response(user, 201)
 
@@ -61,10 +69,11 @@ async def create_user(
 async def list_users(
     first: PageSize = None,
     cursor: str | None = Query(default=None),
-    p: Principal = Depends(master),
+    workspace: WorkspaceFilter = None,
+    p: Principal = Depends(manager),
     pf: Platform = Depends(platform),
 ):
-    return json_response(await pf.users.list(p, first, cursor))
+    return json_response(await pf.users.list(p, first, cursor, workspace_id=workspace))
 
 
 @router.get(
@@ -73,7 +82,7 @@ async def list_users(
     response_model=U.User,
     responses=errors(400, 401, 403, 404, 429),
 )
-async def get_user(user_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)):
+async def get_user(user_id: str, p: Principal = Depends(manager), pf: Platform = Depends(platform)):
     return json_response(await pf.users.get(p, user_id))
 
 
@@ -84,7 +93,10 @@ async def get_user(user_id: str, p: Principal = Depends(master), pf: Platform = 
     responses=errors(400, 401, 403, 404, 409, 413, 429),
 )
 async def update_user(
-    user_id: str, body: UpdateUser, p: Principal = Depends(master), pf: Platform = Depends(platform)
+    user_id: str,
+    body: UpdateUser,
+    p: Principal = Depends(manager),
+    pf: Platform = Depends(platform),
 ):
     changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
     return json_response(await pf.users.update(p, user_id, changes))
@@ -97,7 +109,7 @@ async def update_user(
     responses=errors(400, 401, 403, 404, 429),
 )
 async def delete_user(
-    user_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
+    user_id: str, p: Principal = Depends(manager), pf: Platform = Depends(platform)
 ):
     await pf.users.delete(p, user_id)
 
@@ -112,10 +124,11 @@ async def delete_user(
 async def create_user_token(
     user_id: str,
     body: CreateToken | None = None,
-    p: Principal = Depends(master),
+    p: Principal = Depends(manager),
     pf: Platform = Depends(platform),
 ):
     ttl = (body.expiresIn if body else None) or pf.settings.user_token_ttl_seconds
+    await pf.users.check(p, user_id)
     issued = await pf.identity.issue_user_token(p.org_id, user_id, ttl)
     return json_response(
         {"accessToken": issued.token, "expiresAt": issued.expires_at.isoformat()}, 201
@@ -129,7 +142,7 @@ async def create_user_token(
     responses=errors(400, 401, 403, 404, 429),
 )
 async def revoke_user_tokens(
-    user_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
+    user_id: str, p: Principal = Depends(manager), pf: Platform = Depends(platform)
 ):
-    await pf.users.get(p, user_id)
+    await pf.users.check(p, user_id)
     await pf.identity.revoke_user_tokens(p.org_id, user_id)

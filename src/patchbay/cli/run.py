@@ -209,7 +209,12 @@ async def _run(
             click.echo(
                 "Patchbay created the first master token (it is shown only once):\n" + first_token
             )
-        principal = Principal(org_id=platform.default_org_id, kind="master", token_id="cli")
+        principal = Principal(
+            org_id=platform.default_org_id,
+            kind="master",
+            token_id="cli",
+            default_workspace_id=await platform.identity.default_workspace(platform.default_org_id),
+        )
         try:
             created = await platform.workflows.create(principal, definition)
         except BadRequest as exc:

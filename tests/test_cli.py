@@ -178,6 +178,82 @@ def test_token_for_an_unknown_organisation(run, data_dir, database_url):
     assert with_api(data_dir, database_url, usage).status_code == 200
 
 
+WORKFLOW = {
+    "title": "wf",
+    "steps_structure": [{"name": "trigger", "type": "normal", "content": {}}],
+    "steps": {
+        "trigger": {
+            "connector": {"name": "noop", "version": "1.0"},
+            "operation": "trigger",
+            "properties": {},
+        }
+    },
+}
+
+
+def test_token_scoped_to_a_workspace(run, data_dir, database_url):
+    """``--workspace``: a master token that sees that workspace only (404 elsewhere), shown
+    as such by ``token list``; an unknown workspace is refused."""
+    org_token_id, org_token = create_token(run, "--name", "whole")
+
+    async def add_workspace() -> str:
+        from patchbay.storage.models import Workspace
+
+        platform = Platform(Settings(data_dir=data_dir, database_url=database_url))
+        await platform.start()
+        try:
+            async with platform.db.session() as s:
+                row = Workspace(org_id=platform.default_org_id, name="B")
+                s.add(row)
+                await s.commit()
+                return row.id
+        finally:
+            await platform.stop()
+
+    b_id = asyncio.run(add_workspace())
+    scoped_id, scoped = create_token(run, "--name", "b-only", "--workspace", b_id)
+
+    async def work(c: httpx.AsyncClient):
+        made = {}
+        for where in (None, b_id):
+            r = await c.post(
+                "/core/v1/workflows",
+                json=WORKFLOW,
+                params={"workspaceId": where} if where else None,
+                headers=bearer(org_token),
+            )
+            assert r.status_code == 201, r.text
+            made[where] = r.json()["id"]
+        listed = await c.get("/core/v1/workflows", headers=bearer(scoped))
+        assert listed.status_code == 200, listed.text
+        assert [e["id"] for e in listed.json()["elements"]] == [made[b_id]]
+        other = await c.get(f"/core/v1/workflows/{made[None]}", headers=bearer(scoped))
+        assert other.status_code == 404, other.text
+        assert other.json()["code"] == "workflow_not_found"
+        own = await c.get(f"/core/v1/workflows/{made[b_id]}", headers=bearer(scoped))
+        assert own.status_code == 200, own.text
+        # what it creates lands in its workspace
+        r = await c.post("/core/v1/workflows", json=WORKFLOW, headers=bearer(scoped))
+        assert r.status_code == 201, r.text
+        listed = await c.get(
+            "/core/v1/workflows", params={"workspaceId": b_id}, headers=bearer(org_token)
+        )
+        return {e["id"] for e in listed.json()["elements"]} == {made[b_id], r.json()["id"]}
+
+    assert with_api(data_dir, database_url, work)
+
+    listed = run("admin", "token", "list")
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    assert f"workspace:{b_id}" in next(line for line in lines if scoped_id in line)
+    assert "organisation" in next(line for line in lines if org_token_id in line)
+
+    refused = run("admin", "token", "create", "--workspace", "no-such-workspace")
+    assert refused.exit_code != 0
+    assert "no-such-workspace" in refused.output
+    assert not TOKEN_LINE.match(refused.output.strip().splitlines()[-1])
+
+
 # -- key rotation ---------------------------------------------------------------------------
 
 

@@ -46,6 +46,35 @@ async def test_another_organisations_authentication_is_not_found(api, endpoint):
     assert "Authentication not found" in done["error"]["message"]
 
 
+async def test_another_workspaces_authentication_is_not_found(api, endpoint):  # noqa: F811
+    """Workspaces own what is built in them: a workflow's steps use the authentications of
+    its own workspace only."""
+    from patchbay.storage.models import Workspace
+
+    _, url = endpoint
+    async with api.platform.db.session() as s:
+        other = Workspace(org_id=api.platform.default_org_id, name="B")
+        s.add(other)
+        await s.commit()
+    r = await api.client.post(
+        "/core/v1/authentications",
+        params={"workspaceId": other.id},
+        json={
+            "name": "b",
+            "serviceEnvironmentId": TOKEN_ENVIRONMENT_ID,
+            "credentials": {"token": "b-token"},
+        },
+        headers=api.master,
+    )
+    assert r.status_code == 200, r.text
+    call = get(url)
+    call["authentication"] = r.json()["id"]
+    wf = await create(api, workflow([node("http-client-1")], {"http-client-1": call}))
+    done = await run(api, wf["id"])
+    assert done["status"] == "failed"
+    assert "Authentication not found" in done["error"]["message"]
+
+
 async def test_dollar_auth_maps_the_steps_authentication_and_is_masked_in_logs(api, endpoint):  # noqa: F811
     target, url = endpoint
     auth_id = await api.create_auth(api.master, TOKEN_ENVIRONMENT_ID, {"token": "s3cret-value"})

@@ -139,16 +139,29 @@ def token() -> None:
 @click.option("--name", default=None, help="A label for the token")
 @click.option("--org", default="default", show_default=True, help="Organisation name")
 @click.option("--create-org", is_flag=True, help="Create the organisation if it does not exist")
+@click.option(
+    "--workspace",
+    "workspace_id",
+    default=None,
+    help="A workspace id: the token sees that workspace only (default: the whole organisation)",
+)
 @click.pass_context
-def token_create(ctx: click.Context, name: str | None, org: str, create_org: bool) -> None:
+def token_create(
+    ctx: click.Context, name: str | None, org: str, create_org: bool, workspace_id: str | None
+) -> None:
     """Create a master token; the token alone is on the last line of output."""
 
     async def work(pf):
         org_id = await (pf.identity.ensure_org(org) if create_org else pf.identity.org_id(org))
-        return await pf.identity.create_master_token(org_id, name)
+        return await pf.identity.create_master_token(org_id, name, workspace_id)
 
     issued = _with_platform(_settings(ctx), work)
-    click.echo(f"Created master token {issued.id} for organisation {org!r}. It is shown once:")
+    scope = (
+        f"workspace {workspace_id} of organisation {org!r}"
+        if workspace_id
+        else (f"organisation {org!r}")
+    )
+    click.echo(f"Created master token {issued.id} for {scope}. It is shown once:")
     click.echo(issued.token)
 
 
@@ -156,12 +169,15 @@ def token_create(ctx: click.Context, name: str | None, org: str, create_org: boo
 @instance_options
 @click.pass_context
 def token_list(ctx: click.Context) -> None:
-    """List master tokens (never the tokens themselves)."""
+    """List master tokens (never the tokens themselves) and what each sees: the whole
+    organisation, or one workspace."""
     rows = _with_platform(_settings(ctx), lambda pf: pf.identity.list_master_tokens())
     for row in rows:
         state = "revoked" if row.revoked_at else "active"
+        scope = f"workspace:{row.workspace_id}" if row.workspace_id else "organisation"
         click.echo(
-            f"{row.id}  {row.prefix}…  {state:7}  {row.created_at:%Y-%m-%d}  {row.name or ''}"
+            f"{row.id}  {row.prefix}…  {state:7}  {row.created_at:%Y-%m-%d}  {scope}  "
+            f"{row.name or ''}".rstrip()
         )
 
 

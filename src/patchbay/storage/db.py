@@ -96,9 +96,24 @@ class Database:
         return self.sessions()
 
     async def migrate(self) -> None:
-        """Apply every Alembic migration not yet applied."""
+        """Apply every Alembic migration not yet applied.
+
+        On SQLite, foreign keys are off while migrations run: a batch migration rebuilds a
+        table (copy, drop, rename), and dropping the old table with foreign keys on would
+        delete every row referring to it through ``ON DELETE CASCADE``. SQLite ignores the
+        pragma inside a transaction, so it is set before the first statement and set back
+        after the commit, and the references are checked then."""
         async with self.engine.begin() as conn:
+            if self.is_sqlite:
+                await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
             await conn.run_sync(_upgrade)
+        if self.is_sqlite:
+            async with self.engine.connect() as conn:
+                await conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                await conn.rollback()
+            if broken:
+                raise RuntimeError(f"Migrations left broken references: {broken[:5]}")
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -9,10 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from ...services.identity.principal import Principal
 from ...services.platform import Platform
-from ..deps import platform, principal
+from ..deps import any_manager, any_reader, platform
 from ..responses import json_response
 from ..schemas import authentications as A
-from ..schemas.common import PageSize, errors
+from ..schemas.common import PageSize, TargetWorkspace, WorkspaceFilter, errors
 
 router = APIRouter(prefix="/core/v1/authentications", tags=["authentications"])
 
@@ -40,37 +40,42 @@ class UpdateAuthentication(BaseModel):
     "",
     summary="Create an authentication",
     response_model=A.AuthenticationId,
-    responses=errors(400, 401, 404, 413, 429),
+    responses=errors(400, 401, 403, 404, 413, 429),
 )
 async def create_authentication(
-    body: CreateAuthentication, p: Principal = Depends(principal), pf: Platform = Depends(platform)
+    body: CreateAuthentication,
+    workspace: TargetWorkspace = None,
+    p: Principal = Depends(any_manager),
+    pf: Platform = Depends(platform),
 ):
-    return json_response(await pf.authentications.create(p, body.model_dump()))
+    created = await pf.authentications.create(p, body.model_dump(), workspace_id=workspace)
+    return json_response(created)
 
 
 @router.get(
     "",
     summary="List the caller's authentications",
     response_model=A.Authentications,
-    responses=errors(400, 401, 429),
+    responses=errors(400, 401, 403, 429),
 )
 async def list_authentications(
     first: PageSize = None,
     cursor: str | None = Query(default=None),
-    p: Principal = Depends(principal),
+    workspace: WorkspaceFilter = None,
+    p: Principal = Depends(any_reader),
     pf: Platform = Depends(platform),
 ):
-    return json_response(await pf.authentications.list(p, first, cursor))
+    return json_response(await pf.authentications.list(p, first, cursor, workspace_id=workspace))
 
 
 @router.get(
     "/{auth_id}",
     summary="Get an authentication",
     response_model=A.Authentication,
-    responses=errors(400, 401, 404, 429),
+    responses=errors(400, 401, 403, 404, 429),
 )
 async def get_authentication(
-    auth_id: str, p: Principal = Depends(principal), pf: Platform = Depends(platform)
+    auth_id: str, p: Principal = Depends(any_reader), pf: Platform = Depends(platform)
 ):
     return json_response(await pf.authentications.get(p, auth_id))
 
@@ -79,12 +84,12 @@ async def get_authentication(
     "/{auth_id}/full",
     summary="Get an authentication with its credentials",
     response_model=A.FullAuthentication,
-    responses=errors(400, 401, 404, 429, 502),
+    responses=errors(400, 401, 403, 404, 429, 502),
 )
 async def get_full_authentication(
     auth_id: str,
     forceRefresh: StrictBool = Query(default=False),
-    p: Principal = Depends(principal),
+    p: Principal = Depends(any_manager),
     pf: Platform = Depends(platform),
 ):
     return json_response(await pf.credentials.full(p, auth_id, force_refresh=forceRefresh))
@@ -94,12 +99,12 @@ async def get_full_authentication(
     "/{auth_id}",
     summary="Update an authentication",
     response_model=A.Authentication,
-    responses=errors(400, 401, 404, 413, 429),
+    responses=errors(400, 401, 403, 404, 413, 429),
 )
 async def update_authentication(
     auth_id: str,
     body: UpdateAuthentication,
-    p: Principal = Depends(principal),
+    p: Principal = Depends(any_manager),
     pf: Platform = Depends(platform),
 ):
     return json_response(await pf.authentications.update(p, auth_id, body.model_dump()))
@@ -109,9 +114,9 @@ async def update_authentication(
     "/{auth_id}",
     status_code=204,
     summary="Delete an authentication",
-    responses=errors(400, 401, 404, 429),
+    responses=errors(400, 401, 403, 404, 429),
 )
 async def delete_authentication(
-    auth_id: str, p: Principal = Depends(principal), pf: Platform = Depends(platform)
+    auth_id: str, p: Principal = Depends(any_manager), pf: Platform = Depends(platform)
 ):
     await pf.authentications.delete(p, auth_id)

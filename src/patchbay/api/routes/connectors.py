@@ -8,7 +8,7 @@ from starlette.responses import Response
 from ...services.identity.principal import Principal
 from ...services.platform import Platform
 from ..call_endpoint import CallBody, answer_call
-from ..deps import platform, principal
+from ..deps import any_builder, any_reader, platform
 from ..responses import json_response
 from ..schemas import connectors as C
 from ..schemas.common import errors
@@ -20,9 +20,9 @@ router = APIRouter(prefix="/core/v1/connectors", tags=["connectors"])
     "",
     summary="List connectors",
     response_model=C.Connectors,
-    responses=errors(400, 401, 429),
+    responses=errors(400, 401, 403, 429),
 )
-async def list_connectors(_: Principal = Depends(principal), pf: Platform = Depends(platform)):
+async def list_connectors(_: Principal = Depends(any_reader), pf: Platform = Depends(platform)):
     return json_response(pf.catalog.connectors())
 
 
@@ -30,10 +30,10 @@ async def list_connectors(_: Principal = Depends(principal), pf: Platform = Depe
     "/{name}/versions/{version}/operations",
     summary="List a connector's operations",
     response_model=C.Operations,
-    responses=errors(400, 401, 404, 429),
+    responses=errors(400, 401, 403, 404, 429),
 )
 async def list_operations(
-    name: str, version: str, _: Principal = Depends(principal), pf: Platform = Depends(platform)
+    name: str, version: str, _: Principal = Depends(any_reader), pf: Platform = Depends(platform)
 ):
     return json_response(pf.catalog.operations(name, version))
 
@@ -43,7 +43,7 @@ async def list_operations(
     summary="Call a connector operation",
     responses={
         200: {"model": C.CallResult, "description": "The operation's outcome and output"},
-        **errors(400, 401, 404, 409, 413, 422, 429),
+        **errors(400, 401, 403, 404, 409, 413, 422, 429),
     },
     openapi_extra={
         "requestBody": {
@@ -62,7 +62,9 @@ async def list_operations(
         "security": [{"HTTPBearer": []}],
     },
 )
-async def call_connector(name: str, version: str, request: Request):
+async def call_connector(
+    name: str, version: str, request: Request, p: Principal = Depends(any_builder)
+):
     """Served by :class:`~patchbay.api.call_endpoint.CallConnectorFastPath` in front of
     the app; documented here, and answered the same way should a request get this far."""
     status, body, headers = await answer_call(
@@ -72,6 +74,7 @@ async def call_connector(name: str, version: str, request: Request):
         authorization=request.headers.get("authorization"),
         body=await request.body(),
         idempotency_key=request.headers.get("idempotency-key"),
+        principal=p,
     )
     return Response(
         body,

@@ -1,4 +1,5 @@
-"""End users and their tokens (``/core/v1/end-users``); master token only.
+"""End users and their tokens (``/core/v1/end-users``): a workspace admin's (MANAGE), for
+the end users of their workspaces; never an end user's token.
 
 End users are the customers of a product that embeds Patchbay. At Tray they live in the
 Embedded GraphQL API; ``/core/v1/users`` is the organisation's members (routes/members.py)."""
@@ -10,10 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from ...services.identity.principal import Principal
 from ...services.platform import Platform
-from ..deps import master, platform
+from ..deps import manager, platform
 from ..responses import json_response
 from ..schemas import end_users as U
-from ..schemas.common import PageSize, errors
+from ..schemas.common import PageSize, TargetWorkspace, WorkspaceFilter, errors
 
 router = APIRouter(prefix="/core/v1/end-users", tags=["end users"])
 
@@ -44,13 +45,20 @@ class CreateToken(BaseModel):
     status_code=201,
     summary="Create an end user",
     response_model=U.User,
-    responses=errors(400, 401, 403, 409, 413, 429),
+    responses=errors(400, 401, 403, 404, 409, 413, 429),
 )
 async def create_end_user(
-    body: CreateUser, p: Principal = Depends(master), pf: Platform = Depends(platform)
+    body: CreateUser,
+    workspace: TargetWorkspace = None,
+    p: Principal = Depends(manager),
+    pf: Platform = Depends(platform),
 ):
     user = await pf.users.create(
-        p, name=body.name, external_user_id=body.externalUserId, is_test_user=body.isTestUser
+        p,
+        name=body.name,
+        external_user_id=body.externalUserId,
+        is_test_user=body.isTestUser,
+        workspace_id=workspace,
     )
     return json_response(user, 201)
 
@@ -64,10 +72,11 @@ async def create_end_user(
 async def list_end_users(
     first: PageSize = None,
     cursor: str | None = Query(default=None),
-    p: Principal = Depends(master),
+    workspace: WorkspaceFilter = None,
+    p: Principal = Depends(manager),
     pf: Platform = Depends(platform),
 ):
-    return json_response(await pf.users.list(p, first, cursor))
+    return json_response(await pf.users.list(p, first, cursor, workspace_id=workspace))
 
 
 @router.get(
@@ -77,7 +86,7 @@ async def list_end_users(
     responses=errors(400, 401, 403, 404, 429),
 )
 async def get_end_user(
-    user_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
+    user_id: str, p: Principal = Depends(manager), pf: Platform = Depends(platform)
 ):
     return json_response(await pf.users.get(p, user_id))
 
@@ -89,7 +98,10 @@ async def get_end_user(
     responses=errors(400, 401, 403, 404, 409, 413, 429),
 )
 async def update_end_user(
-    user_id: str, body: UpdateUser, p: Principal = Depends(master), pf: Platform = Depends(platform)
+    user_id: str,
+    body: UpdateUser,
+    p: Principal = Depends(manager),
+    pf: Platform = Depends(platform),
 ):
     changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
     return json_response(await pf.users.update(p, user_id, changes))
@@ -102,7 +114,7 @@ async def update_end_user(
     responses=errors(400, 401, 403, 404, 429),
 )
 async def delete_end_user(
-    user_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
+    user_id: str, p: Principal = Depends(manager), pf: Platform = Depends(platform)
 ):
     await pf.users.delete(p, user_id)
 
@@ -117,10 +129,11 @@ async def delete_end_user(
 async def create_end_user_token(
     user_id: str,
     body: CreateToken | None = None,
-    p: Principal = Depends(master),
+    p: Principal = Depends(manager),
     pf: Platform = Depends(platform),
 ):
     ttl = (body.expiresIn if body else None) or pf.settings.user_token_ttl_seconds
+    await pf.users.check(p, user_id)
     issued = await pf.identity.issue_user_token(p.org_id, user_id, ttl)
     return json_response(
         {"accessToken": issued.token, "expiresAt": issued.expires_at.isoformat()}, 201
@@ -134,7 +147,7 @@ async def create_end_user_token(
     responses=errors(400, 401, 403, 404, 429),
 )
 async def revoke_end_user_tokens(
-    user_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
+    user_id: str, p: Principal = Depends(manager), pf: Platform = Depends(platform)
 ):
-    await pf.users.get(p, user_id)
+    await pf.users.check(p, user_id)
     await pf.identity.revoke_user_tokens(p.org_id, user_id)

@@ -12,10 +12,10 @@ from starlette.responses import RedirectResponse, Response
 from ...services.credentials.oauth import add_query
 from ...services.identity.principal import Principal
 from ...services.platform import Platform
-from ..deps import platform, principal
+from ..deps import any_manager, platform
 from ..responses import json_response
 from ..schemas import oauth as O
-from ..schemas.common import errors
+from ..schemas.common import TargetWorkspace, errors
 
 router = APIRouter(prefix="/core/v1/oauth", tags=["oauth"])
 
@@ -56,15 +56,18 @@ class StartAuthorization(BaseModel):
     "/authorize",
     summary="Start an OAuth 2 authorization",
     response_model=O.Authorization,
-    responses=errors(400, 401, 404, 413, 429),
+    responses=errors(400, 401, 403, 404, 413, 429),
 )
 async def start_authorization(
-    body: StartAuthorization, p: Principal = Depends(principal), pf: Platform = Depends(platform)
+    body: StartAuthorization,
+    workspace: TargetWorkspace = None,
+    p: Principal = Depends(any_manager),
+    pf: Platform = Depends(platform),
 ):
     """The provider URL to send the user's browser to (authorization code with ``state``
     and PKCE). The authentication the callback stores belongs to the caller: the end user
     of a user token, or the organisation."""
-    return json_response(await pf.oauth.start(p, body.model_dump()))
+    return json_response(await pf.oauth.start(p, body.model_dump(), workspace_id=workspace))
 
 
 @router.get(

@@ -11,10 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from ...services.identity.principal import Principal
 from ...services.platform import Platform
 from ...services.triggers.subscriptions import EVENT_STATUSES
-from ..deps import platform, principal
+from ..deps import any_builder, any_manager, any_reader, platform
 from ..responses import json_response
 from ..schemas import subscriptions as S
-from ..schemas.common import PageSize, errors
+from ..schemas.common import PageSize, TargetWorkspace, WorkspaceFilter, errors
 
 router = APIRouter(prefix="/core/v1/subscriptions", tags=["subscriptions"])
 
@@ -57,37 +57,42 @@ class Replay(BaseModel):
     "",
     summary="Create a subscription",
     response_model=S.CreatedSubscription,
-    responses=errors(400, 401, 404, 413, 429),
+    responses=errors(400, 401, 403, 404, 413, 429),
 )
 async def create_subscription(
-    body: CreateSubscription, p: Principal = Depends(principal), pf: Platform = Depends(platform)
+    body: CreateSubscription,
+    workspace: TargetWorkspace = None,
+    p: Principal = Depends(any_builder),
+    pf: Platform = Depends(platform),
 ):
-    return json_response(await pf.subscriptions.create(p, body.model_dump()))
+    created = await pf.subscriptions.create(p, body.model_dump(), workspace_id=workspace)
+    return json_response(created)
 
 
 @router.get(
     "",
     summary="List subscriptions",
     response_model=S.Subscriptions,
-    responses=errors(400, 401, 429),
+    responses=errors(400, 401, 403, 429),
 )
 async def list_subscriptions(
     first: PageSize = None,
     cursor: str | None = Query(default=None),
-    p: Principal = Depends(principal),
+    workspace: WorkspaceFilter = None,
+    p: Principal = Depends(any_reader),
     pf: Platform = Depends(platform),
 ):
-    return json_response(await pf.subscriptions.list(p, first, cursor))
+    return json_response(await pf.subscriptions.list(p, first, cursor, workspace_id=workspace))
 
 
 @router.get(
     "/{subscription_id}",
     summary="Get a subscription",
     response_model=S.Subscription,
-    responses=errors(400, 401, 404, 429),
+    responses=errors(400, 401, 403, 404, 429),
 )
 async def get_subscription(
-    subscription_id: str, p: Principal = Depends(principal), pf: Platform = Depends(platform)
+    subscription_id: str, p: Principal = Depends(any_reader), pf: Platform = Depends(platform)
 ):
     return json_response(await pf.subscriptions.get(p, subscription_id))
 
@@ -96,10 +101,10 @@ async def get_subscription(
     "/{subscription_id}",
     status_code=204,
     summary="Delete a subscription",
-    responses=errors(400, 401, 404, 429),
+    responses=errors(400, 401, 403, 404, 429),
 )
 async def delete_subscription(
-    subscription_id: str, p: Principal = Depends(principal), pf: Platform = Depends(platform)
+    subscription_id: str, p: Principal = Depends(any_builder), pf: Platform = Depends(platform)
 ):
     await pf.subscriptions.delete(p, subscription_id)
 
@@ -108,12 +113,12 @@ async def delete_subscription(
     "/{subscription_id}/signing-key",
     summary="Rotate the signing key",
     response_model=S.SigningKey,
-    responses=errors(400, 401, 404, 413, 429),
+    responses=errors(400, 401, 403, 404, 413, 429),
 )
 async def rotate_signing_key(
     subscription_id: str,
     body: RotateKey | None = None,
-    p: Principal = Depends(principal),
+    p: Principal = Depends(any_manager),
     pf: Platform = Depends(platform),
 ):
     overlap = body.overlapSeconds if body else None
@@ -124,7 +129,7 @@ async def rotate_signing_key(
     "/{subscription_id}/events",
     summary="List a subscription's events",
     response_model=S.Events,
-    responses=errors(400, 401, 404, 429),
+    responses=errors(400, 401, 403, 404, 429),
 )
 async def list_events(
     subscription_id: str,
@@ -135,7 +140,7 @@ async def list_events(
     ),
     first: PageSize = None,
     cursor: str | None = Query(default=None),
-    p: Principal = Depends(principal),
+    p: Principal = Depends(any_reader),
     pf: Platform = Depends(platform),
 ):
     return json_response(await pf.subscriptions.events(p, subscription_id, status, first, cursor))
@@ -145,13 +150,13 @@ async def list_events(
     "/{subscription_id}/dead-letters",
     summary="List a subscription's dead letters",
     response_model=S.Events,
-    responses=errors(400, 401, 404, 429),
+    responses=errors(400, 401, 403, 404, 429),
 )
 async def list_dead_letters(
     subscription_id: str,
     first: PageSize = None,
     cursor: str | None = Query(default=None),
-    p: Principal = Depends(principal),
+    p: Principal = Depends(any_reader),
     pf: Platform = Depends(platform),
 ):
     return json_response(await pf.subscriptions.events(p, subscription_id, "dead", first, cursor))
@@ -161,12 +166,12 @@ async def list_dead_letters(
     "/{subscription_id}/events/replay",
     summary="Replay events in bulk",
     response_model=S.Replayed,
-    responses=errors(400, 401, 404, 413, 429),
+    responses=errors(400, 401, 403, 404, 413, 429),
 )
 async def replay_events(
     subscription_id: str,
     body: Replay | None = None,
-    p: Principal = Depends(principal),
+    p: Principal = Depends(any_builder),
     pf: Platform = Depends(platform),
 ):
     body = body or Replay()
@@ -179,12 +184,12 @@ async def replay_events(
     "/{subscription_id}/events/{event_id}",
     summary="Get an event and its deliveries",
     response_model=S.EventWithDeliveries,
-    responses=errors(400, 401, 404, 429),
+    responses=errors(400, 401, 403, 404, 429),
 )
 async def get_event(
     subscription_id: str,
     event_id: str,
-    p: Principal = Depends(principal),
+    p: Principal = Depends(any_reader),
     pf: Platform = Depends(platform),
 ):
     return json_response(await pf.subscriptions.event(p, subscription_id, event_id))
@@ -194,12 +199,12 @@ async def get_event(
     "/{subscription_id}/events/{event_id}/replay",
     summary="Replay one event",
     response_model=S.Event,
-    responses=errors(400, 401, 404, 429),
+    responses=errors(400, 401, 403, 404, 429),
 )
 async def replay_event(
     subscription_id: str,
     event_id: str,
-    p: Principal = Depends(principal),
+    p: Principal = Depends(any_builder),
     pf: Platform = Depends(platform),
 ):
     return json_response(await pf.subscriptions.replay(p, subscription_id, event_id))
@@ -209,13 +214,13 @@ async def replay_event(
     "/{subscription_id}/deliveries",
     summary="A subscription's delivery log",
     response_model=S.Deliveries,
-    responses=errors(400, 401, 404, 429),
+    responses=errors(400, 401, 403, 404, 429),
 )
 async def list_deliveries(
     subscription_id: str,
     first: PageSize = None,
     cursor: str | None = Query(default=None),
-    p: Principal = Depends(principal),
+    p: Principal = Depends(any_reader),
     pf: Platform = Depends(platform),
 ):
     return json_response(await pf.subscriptions.deliveries(p, subscription_id, first, cursor))

@@ -1,4 +1,5 @@
-"""Billing: tasks per user per day (``/core/v1/usage``); master token only."""
+"""Billing: tasks per user per day (``/core/v1/usage``): MANAGE (see
+``UsageRecorder.summary`` for what a workspace admin sees)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from fastapi import APIRouter, Depends, Query
 
 from ...services.identity.principal import Principal
 from ...services.platform import Platform
-from ..deps import master, platform
+from ..deps import manager, platform
 from ..responses import json_response
-from ..schemas.common import errors
+from ..schemas.common import WorkspaceFilter, errors
 from ..schemas.usage import Usage
 
 router = APIRouter(prefix="/core/v1/usage", tags=["usage"])
@@ -25,7 +26,8 @@ router = APIRouter(prefix="/core/v1/usage", tags=["usage"])
 async def usage(
     start: date | None = Query(default=None, alias="from"),
     end: date | None = Query(default=None, alias="to"),
-    p: Principal = Depends(master),
+    workspace: WorkspaceFilter = None,
+    p: Principal = Depends(manager),
     pf: Platform = Depends(platform),
 ):
-    return json_response(await pf.usage.summary(p, start, end))
+    return json_response(await pf.usage.summary(p, start, end, workspace_id=workspace))

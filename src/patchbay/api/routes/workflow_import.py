@@ -1,5 +1,5 @@
-"""Importing Tray exports (``POST /core/v1/workflows/import``), as JSON or YAML. Master
-token only."""
+"""Importing Tray exports (``POST /core/v1/workflows/import``), as JSON or YAML. BUILD in
+the target workspace; never an end user's token."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, Request
 from ...services.identity.principal import Principal
 from ...services.platform import Platform
 from ...services.workflows.tray_import import YAML_MEDIA_TYPE, WorkflowImporter, parse_body
-from ..deps import master, platform
+from ..deps import builder, platform
 from ..responses import json_response
-from ..schemas.common import errors
+from ..schemas.common import TargetWorkspace, errors
 from ..schemas.workflows import Imported
 
 router = APIRouter(prefix="/core/v1/workflows", tags=["workflows"])
@@ -38,16 +38,20 @@ def body_openapi(description: str) -> dict[str, Any]:
     status_code=201,
     summary="Import a Tray export",
     response_model=Imported,
-    responses=errors(400, 401, 403, 413, 429),
+    responses=errors(400, 401, 403, 404, 413, 429),
     openapi_extra=body_openapi(
         'A Tray export file: {"tray_export_version": 4, "export_type": "workflow" | '
         '"project", "workflows": [...], "projects": []}'
     ),
 )
 async def import_workflows(
-    request: Request, p: Principal = Depends(master), pf: Platform = Depends(platform)
+    request: Request,
+    workspace: TargetWorkspace = None,
+    p: Principal = Depends(builder),
+    pf: Platform = Depends(platform),
 ):
     """Creates every workflow of the export, disabled (whatever the export says), even those
     using connectors Patchbay lacks: they are reported and cannot be enabled until fixed."""
     export = parse_body(request.headers.get("content-type"), await request.body())
-    return json_response(await WorkflowImporter(pf.workflows).run(p, export), 201)
+    imported = await WorkflowImporter(pf.workflows).run(p, export, workspace_id=workspace)
+    return json_response(imported, 201)

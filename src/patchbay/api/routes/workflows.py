@@ -1,5 +1,6 @@
 """Workflows and their runs (``/core/v1/workflows``), and their public webhook URLs
-(``/hooks/{id}``). Master token only."""
+(``/hooks/{id}``, public). Reading takes READ in the workflow's workspace, everything else
+BUILD; never an end user's token."""
 
 from __future__ import annotations
 
@@ -15,11 +16,11 @@ from ...services.errors import BadRequest
 from ...services.identity.principal import Principal
 from ...services.platform import Platform
 from ...services.workflows.tray_import import YAML_MEDIA_TYPE, parse_body, to_yaml
-from ..deps import master, platform
+from ..deps import builder, platform, reader
 from ..hook_endpoint import answer_hook
 from ..responses import json_response
 from ..schemas import workflows as W
-from ..schemas.common import PageSize, errors
+from ..schemas.common import PageSize, TargetWorkspace, WorkspaceFilter, errors
 from .workflow_import import body_openapi
 
 router = APIRouter(prefix="/core/v1/workflows", tags=["workflows"])
@@ -31,14 +32,17 @@ hooks = APIRouter(tags=["workflows"])
     status_code=201,
     summary="Create a workflow",
     response_model=W.SavedWorkflow,
-    responses=errors(400, 401, 403, 413, 429),
+    responses=errors(400, 401, 403, 404, 413, 429),
     openapi_extra=body_openapi("One workflow in Tray's export shape (JSON or YAML)"),
 )
 async def create_workflow(
-    request: Request, p: Principal = Depends(master), pf: Platform = Depends(platform)
+    request: Request,
+    workspace: TargetWorkspace = None,
+    p: Principal = Depends(builder),
+    pf: Platform = Depends(platform),
 ):
     body = parse_body(request.headers.get("content-type"), await request.body())
-    return json_response(await pf.workflows.create(p, body), 201)
+    return json_response(await pf.workflows.create(p, body, workspace_id=workspace), 201)
 
 
 @router.get(
@@ -50,10 +54,11 @@ async def create_workflow(
 async def list_workflows(
     first: PageSize = None,
     cursor: str | None = Query(default=None),
-    p: Principal = Depends(master),
+    workspace: WorkspaceFilter = None,
+    p: Principal = Depends(reader),
     pf: Platform = Depends(platform),
 ):
-    return json_response(await pf.workflows.list(p, first, cursor))
+    return json_response(await pf.workflows.list(p, first, cursor, workspace_id=workspace))
 
 
 @router.get(
@@ -63,7 +68,7 @@ async def list_workflows(
     responses=errors(400, 401, 403, 404, 429),
 )
 async def get_workflow(
-    workflow_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
+    workflow_id: str, p: Principal = Depends(reader), pf: Platform = Depends(platform)
 ):
     return json_response(await pf.workflows.get(p, workflow_id))
 
@@ -78,7 +83,7 @@ async def get_workflow(
 async def update_workflow(
     workflow_id: str,
     request: Request,
-    p: Principal = Depends(master),
+    p: Principal = Depends(builder),
     pf: Platform = Depends(platform),
 ):
     body = parse_body(request.headers.get("content-type"), await request.body())
@@ -92,7 +97,7 @@ async def update_workflow(
     responses=errors(400, 401, 403, 404, 429),
 )
 async def delete_workflow(
-    workflow_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
+    workflow_id: str, p: Principal = Depends(builder), pf: Platform = Depends(platform)
 ):
     await pf.workflows.delete(p, workflow_id)
 
@@ -104,7 +109,7 @@ async def delete_workflow(
     responses=errors(400, 401, 403, 404, 429),
 )
 async def enable_workflow(
-    workflow_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
+    workflow_id: str, p: Principal = Depends(builder), pf: Platform = Depends(platform)
 ):
     return json_response(await pf.workflows.set_enabled(p, workflow_id, True))
 
@@ -116,7 +121,7 @@ async def enable_workflow(
     responses=errors(400, 401, 403, 404, 429),
 )
 async def disable_workflow(
-    workflow_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
+    workflow_id: str, p: Principal = Depends(builder), pf: Platform = Depends(platform)
 ):
     return json_response(await pf.workflows.set_enabled(p, workflow_id, False))
 
@@ -128,7 +133,7 @@ async def disable_workflow(
     responses=errors(400, 401, 403, 404, 429),
 )
 async def list_versions(
-    workflow_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
+    workflow_id: str, p: Principal = Depends(reader), pf: Platform = Depends(platform)
 ):
     return json_response(await pf.workflows.versions(p, workflow_id))
 
@@ -142,7 +147,7 @@ async def list_versions(
 async def rollback(
     workflow_id: str,
     version: int,
-    p: Principal = Depends(master),
+    p: Principal = Depends(builder),
     pf: Platform = Depends(platform),
 ):
     return json_response(await pf.workflows.rollback(p, workflow_id, version))
@@ -160,7 +165,7 @@ async def rollback(
 async def export_workflow(
     workflow_id: str,
     format: Literal["json", "yaml"] = Query(default="json"),
-    p: Principal = Depends(master),
+    p: Principal = Depends(reader),
     pf: Platform = Depends(platform),
 ):
     export = await pf.workflows.export(p, workflow_id)
@@ -179,7 +184,7 @@ async def export_workflow(
 async def start_run(
     workflow_id: str,
     request: Request,
-    p: Principal = Depends(master),
+    p: Principal = Depends(builder),
     pf: Platform = Depends(platform),
 ):
     raw = await request.body()
@@ -206,7 +211,7 @@ async def list_runs(
     until: datetime | None = Query(default=None, description="created before"),
     first: PageSize = None,
     cursor: str | None = Query(default=None),
-    p: Principal = Depends(master),
+    p: Principal = Depends(reader),
     pf: Platform = Depends(platform),
 ):
     return json_response(
@@ -223,7 +228,7 @@ async def list_runs(
     responses=errors(400, 401, 403, 404, 429),
 )
 async def get_run(
-    workflow_id: str, run_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
+    workflow_id: str, run_id: str, p: Principal = Depends(reader), pf: Platform = Depends(platform)
 ):
     return json_response(await pf.runs.get(p, workflow_id, run_id))
 
@@ -246,7 +251,7 @@ async def get_payload(
     workflow_id: str,
     run_id: str,
     payload_id: str,
-    p: Principal = Depends(master),
+    p: Principal = Depends(reader),
     pf: Platform = Depends(platform),
 ):
     """The bytes of a value the run carries by reference (``{"$payload": id, ...}`` in its
@@ -266,7 +271,7 @@ async def get_payload(
     responses=errors(400, 401, 403, 404, 429),
 )
 async def cancel_run(
-    workflow_id: str, run_id: str, p: Principal = Depends(master), pf: Platform = Depends(platform)
+    workflow_id: str, run_id: str, p: Principal = Depends(builder), pf: Platform = Depends(platform)
 ):
     return json_response(await pf.runs.cancel(p, workflow_id, run_id))
 
@@ -288,7 +293,7 @@ async def replay_run(
     workflow_id: str,
     run_id: str,
     body: ReplayBody | None = None,
-    p: Principal = Depends(master),
+    p: Principal = Depends(builder),
     pf: Platform = Depends(platform),
 ):
     body = body or ReplayBody()

@@ -71,3 +71,23 @@ PageSize = Annotated[
         json_schema_extra={"minimum": 1, "maximum": MAX_PAGE},
     ),
 ]
+
+# A list's workspace filter (only the caller's visible workspaces are ever listed).
+WorkspaceFilter = Annotated[
+    str | None,
+    Query(
+        alias="workspaceId",
+        description="Only this workspace's (a workspace you have no role in lists nothing)",
+    ),
+]
+
+# Where a create puts the new thing (default: the token's workspace, else your only one,
+# else the organisation's default workspace).
+TargetWorkspace = Annotated[
+    str | None,
+    Query(
+        alias="workspaceId",
+        description="The workspace to create it in (default: the token's, else your only "
+        "workspace, else the organisation's default one)",
+    ),
+]

@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import func, insert, select
 
 from ...storage.db import Database
-from ...storage.models import Task, utcnow
+from ...storage.models import EndUser, Task, utcnow
 from ..errors import BadRequest
-from ..identity.principal import Principal
+from ..identity.principal import MANAGE, Principal
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +96,19 @@ class UsageRecorder:
                 log.exception("could not record usage; will retry")
 
     async def summary(
-        self, p: Principal, start: date | None = None, end: date | None = None
+        self,
+        p: Principal,
+        start: date | None = None,
+        end: date | None = None,
+        *,
+        workspace_id: str | None = None,
     ) -> dict[str, Any]:
-        """Tasks per user per day (the organisation's own calls under ``userId: null``)."""
+        """Tasks per user per day (the organisation's own calls under ``userId: null``).
+
+        A task records its end user, not a workspace: a caller who manages only some
+        workspaces (or asks for one, ``workspace_id``) sees the tasks of those workspaces'
+        end users; the organisation's own calls (``userId: null``) only an
+        organisation-wide caller's unfiltered summary shows."""
         p.require_master()
         if start and end and start > end:
             raise BadRequest("from must not be after to", "invalid_range")
@@ -109,6 +119,14 @@ class UsageRecorder:
             .group_by(Task.user_id, Task.day)
             .order_by(Task.day, Task.user_id)
         )
+        if workspace_id is not None or not p.org_wide:
+            managed = [w for w in p.visible_workspaces() or [workspace_id] if p.may(MANAGE, w)]
+            if workspace_id is not None:
+                managed = [w for w in managed if w == workspace_id]
+            users = select(EndUser.id).where(
+                EndUser.org_id == p.org_id, EndUser.workspace_id.in_(managed)
+            )
+            query = query.where(Task.user_id.in_(users))
         if start:
             query = query.where(Task.day >= start.isoformat())
         if end:

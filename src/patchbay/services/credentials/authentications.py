@@ -1,5 +1,9 @@
 """Stored authentications: an end user's (or the organisation's) credentials for one
-service environment. Credentials are encrypted at rest and shown only by ``/full``."""
+service environment. Credentials are encrypted at rest and shown only by ``/full``.
+
+The organisation's authentications belong to a workspace: a caller sees those of the
+workspaces it has a role in, and uses one (a call, a subscription) only where its role allows
+the route's action; an end user sees only their own."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from ...storage.models import Authentication
 from ..cursors import paginate
 from ..errors import BadRequest, NotFound
 from ..identity.principal import Principal
+from ..scope import guard, in_visible
 
 CACHE_SIZE = 10_000  # decrypted authentications kept for cache_seconds
 
@@ -29,6 +34,7 @@ class LoadedAuth:
 
     id: str
     org_id: str
+    workspace_id: str
     user_id: str | None
     service_name: str
     service_version: int
@@ -100,10 +106,13 @@ class Authentications:
             select(Authentication).where(Authentication.id == auth_id, *self._owned(p))
         )
         if row is None:
-            raise NotFound("Authentication not found", "authentication_not_found")
+            raise _missing()
+        guard(p, row.workspace_id, _missing())
         return row
 
-    async def create(self, p: Principal, body: dict[str, Any]) -> dict[str, Any]:
+    async def create(
+        self, p: Principal, body: dict[str, Any], *, workspace_id: str | None = None
+    ) -> dict[str, Any]:
         found = self.registry.environment(body["serviceEnvironmentId"])
         if found is None:
             raise NotFound("Service environment not found", "service_environment_not_found")
@@ -114,7 +123,7 @@ class Authentications:
         check_schema(env.user_data_schema, user_data, "userData")
         row = Authentication(
             org_id=p.org_id,
-            workspace_id=p.target_workspace(),
+            workspace_id=p.target_workspace(workspace_id),
             user_id=p.user_id,
             name=body["name"],
             service_name=connector.service.name,
@@ -129,11 +138,19 @@ class Authentications:
             await s.commit()
         return {"id": row.id}
 
-    async def list(self, p: Principal, first: int | None, cursor: str | None) -> dict[str, Any]:
+    async def list(
+        self,
+        p: Principal,
+        first: int | None,
+        cursor: str | None,
+        *,
+        workspace_id: str | None = None,
+    ) -> dict[str, Any]:
+        query = select(Authentication).where(
+            *self._owned(p), *in_visible(p, Authentication.workspace_id, workspace_id)
+        )
         async with self.db.session() as s:
-            rows, info = await paginate(
-                s, select(Authentication).where(*self._owned(p)), Authentication.seq, first, cursor
-            )
+            rows, info = await paginate(s, query, Authentication.seq, first, cursor)
         return {"elements": [auth_to_api(r) for r in rows], "pageInfo": info}
 
     async def get(self, p: Principal, auth_id: str) -> dict[str, Any]:
@@ -179,18 +196,24 @@ class Authentications:
         self._cache.pop(auth_id, None)
 
     async def load(self, p: Principal, auth_id: str) -> LoadedAuth:
-        """The decrypted authentication for a call, if ``p`` owns it (cached briefly)."""
+        """The decrypted authentication for a call, if ``p`` owns it and its role in the
+        authentication's workspace allows the route's action (cached briefly: no database
+        round trip on the hot path)."""
         auth = await self._load(auth_id)
         if auth.org_id != p.org_id or auth.user_id != p.user_id:
-            raise NotFound("Authentication not found", "authentication_not_found")
+            raise _missing()
+        guard(p, auth.workspace_id, _missing())
         return auth
 
-    async def load_in_org(self, org_id: str, auth_id: str) -> LoadedAuth:
-        """Any authentication of organisation ``org_id``, its end users' included (for the
-        organisation's workflows: the organisation acts for its users)."""
+    async def load_in_org(
+        self, org_id: str, auth_id: str, workspace_id: str | None = None
+    ) -> LoadedAuth:
+        """Any authentication of organisation ``org_id`` (of workspace ``workspace_id``
+        when given), its end users' included (for the organisation's workflows: the
+        organisation acts for its users)."""
         auth = await self._load(auth_id)
-        if auth.org_id != org_id:
-            raise NotFound("Authentication not found", "authentication_not_found")
+        if auth.org_id != org_id or workspace_id not in (None, auth.workspace_id):
+            raise _missing()
         return auth
 
     async def _load(self, auth_id: str) -> LoadedAuth:
@@ -207,6 +230,7 @@ class Authentications:
             auth = LoadedAuth(
                 id=row.id,
                 org_id=row.org_id,
+                workspace_id=row.workspace_id,
                 user_id=row.user_id,
                 service_name=row.service_name,
                 service_version=row.service_version,
@@ -224,3 +248,7 @@ class Authentications:
 
     def forget(self) -> None:
         self._cache.clear()
+
+
+def _missing() -> NotFound:
+    return NotFound("Authentication not found", "authentication_not_found")

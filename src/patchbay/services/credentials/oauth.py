@@ -227,8 +227,12 @@ class OAuth:
         return client
 
     # -- the authorization-code flow ---------------------------------------------------
-    async def start(self, p: Principal, body: dict[str, Any]) -> dict[str, Any]:
-        """Begin an authorization for ``p``: the provider URL to send the browser to."""
+    async def start(
+        self, p: Principal, body: dict[str, Any], *, workspace_id: str | None = None
+    ) -> dict[str, Any]:
+        """Begin an authorization for ``p``: the provider URL to send the browser to. A new
+        authentication goes to ``workspace_id`` (else the caller's); a re-authorization
+        stays in its authentication's workspace."""
         connector, env = self._environment(body["serviceEnvironmentId"])
         client = self._require_client(connector, env)
         user_data = body.get("userData") or {}
@@ -244,11 +248,14 @@ class OAuth:
         auth_id = body.get("authenticationId")
         if auth_id is not None:
             row = await self.authentications.owned_row(p, auth_id)
+            workspace = row.workspace_id
             if row.service_environment_id != env.id:
                 raise BadRequest(
                     f"Authentication {auth_id} is for another service environment",
                     "authentication_environment_mismatch",
                 )
+        else:
+            workspace = p.target_workspace(workspace_id)
         scopes = body.get("scopes")
         if scopes is None:
             scopes = [s.scope for s in env.scopes]
@@ -263,7 +270,7 @@ class OAuth:
                     state_hash=hash_state(state),
                     org_id=p.org_id,
                     user_id=p.user_id,
-                    workspace_id=p.target_workspace(),
+                    workspace_id=workspace,
                     service_environment_id=env.id,
                     name=body["name"],
                     scopes=list(scopes),

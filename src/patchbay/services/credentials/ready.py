@@ -39,16 +39,22 @@ class Credentials:
         self.oauth = oauth
 
     async def load(
-        self, owner: Principal | str, auth_id: str, *, service: str | None = None
+        self,
+        owner: Principal | str,
+        auth_id: str,
+        *,
+        service: str | None = None,
+        workspace_id: str | None = None,
     ) -> LoadedAuth:
         """The authentication ``auth_id`` of ``owner``: a principal's own, or, given an
         organisation id, any of that organisation's (its end users' included: the
-        organisation's workflows act for its users). NotFound when it is not theirs;
-        BadRequest ``authentication_service_mismatch`` when it is not for ``service``."""
+        organisation's workflows act for its users), of ``workspace_id`` when given.
+        NotFound when it is not theirs; BadRequest ``authentication_service_mismatch`` when
+        it is not for ``service``."""
         if isinstance(owner, Principal):
             auth = await self.authentications.load(owner, auth_id)
         else:
-            auth = await self.authentications.load_in_org(owner, auth_id)
+            auth = await self.authentications.load_in_org(owner, auth_id, workspace_id)
         if service is not None and auth.service_name != service:
             raise BadRequest(
                 f"Authentication {auth_id} is for service {auth.service_name}, not {service}",
@@ -66,10 +72,17 @@ class Credentials:
         )
 
     async def ready_for_call(
-        self, owner: Principal | str, auth_id: str, *, service: str | None = None
+        self,
+        owner: Principal | str,
+        auth_id: str,
+        *,
+        service: str | None = None,
+        workspace_id: str | None = None,
     ) -> ReadyAuth:
         """:meth:`load` then :meth:`ready`."""
-        return await self.ready(await self.load(owner, auth_id, service=service))
+        return await self.ready(
+            await self.load(owner, auth_id, service=service, workspace_id=workspace_id)
+        )
 
     async def full(
         self, p: Principal, auth_id: str, *, force_refresh: bool = False

@@ -1,4 +1,8 @@
-"""End users of an organisation (Tray's external users), in a REST form."""
+"""End users of an organisation (Tray's external users), in a REST form.
+
+Each end user belongs to a workspace (the one it was created in): managing it takes a
+workspace admin there (the routes declare MANAGE); a workspace the caller has no role in
+shows none of its end users."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from ...storage.db import Database
 from ...storage.models import EndUser
 from ..cursors import paginate
 from ..errors import Conflict, NotFound
+from ..scope import guard, in_visible
 from .principal import Principal
 from .tokens import Identity
 
@@ -31,12 +36,18 @@ class Users:
         self.identity = identity
 
     async def create(
-        self, p: Principal, *, name: str, external_user_id: str, is_test_user: bool = False
+        self,
+        p: Principal,
+        *,
+        name: str,
+        external_user_id: str,
+        is_test_user: bool = False,
+        workspace_id: str | None = None,
     ) -> dict[str, Any]:
         p.require_master()
         user = EndUser(
             org_id=p.org_id,
-            workspace_id=p.target_workspace(),
+            workspace_id=p.target_workspace(workspace_id),
             name=name,
             external_user_id=external_user_id,
             is_test_user=is_test_user,
@@ -52,12 +63,20 @@ class Users:
                 ) from exc
         return user_to_api(user)
 
-    async def list(self, p: Principal, first: int | None, cursor: str | None) -> dict[str, Any]:
+    async def list(
+        self,
+        p: Principal,
+        first: int | None,
+        cursor: str | None,
+        *,
+        workspace_id: str | None = None,
+    ) -> dict[str, Any]:
         p.require_master()
+        query = select(EndUser).where(
+            EndUser.org_id == p.org_id, *in_visible(p, EndUser.workspace_id, workspace_id)
+        )
         async with self.db.session() as s:
-            rows, info = await paginate(
-                s, select(EndUser).where(EndUser.org_id == p.org_id), EndUser.seq, first, cursor
-            )
+            rows, info = await paginate(s, query, EndUser.seq, first, cursor)
         return {"elements": [user_to_api(u) for u in rows], "pageInfo": info}
 
     async def _own(self, s, p: Principal, user_id: str) -> EndUser:
@@ -66,7 +85,14 @@ class Users:
         )
         if user is None:
             raise NotFound("User not found", "user_not_found")
+        guard(p, user.workspace_id, NotFound("User not found", "user_not_found"))
         return user
+
+    async def check(self, p: Principal, user_id: str) -> None:
+        """Let ``p`` manage end user ``user_id`` (its tokens): NotFound, Forbidden."""
+        p.require_master()
+        async with self.db.session() as s:
+            await self._own(s, p, user_id)
 
     async def get(self, p: Principal, user_id: str) -> dict[str, Any]:
         p.require_master()

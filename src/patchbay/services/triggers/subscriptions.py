@@ -3,7 +3,8 @@ public intake URL, signing-key rotation, event lists with dead letters, replay a
 logs.
 
 A subscription belongs to whoever created it: an end user (user token) or the organisation
-(master token); nobody else sees it. Its ``input`` may hold secrets (fields the trigger
+(a master token or a member), in a workspace; an end user sees only their own, the others
+those of the workspaces they have a role in. Its ``input`` may hold secrets (fields the trigger
 marks ``format: password``): it is encrypted at rest and those fields are masked in every
 answer.
 """
@@ -37,6 +38,7 @@ from ..credentials.ready import Credentials
 from ..cursors import paginate
 from ..errors import BadRequest, NotFound
 from ..identity.principal import Principal
+from ..scope import guard, in_visible
 from ..signals import Signals
 from .signing import KeySet
 
@@ -215,10 +217,17 @@ class Subscriptions:
         )
 
     async def create(
-        self, p: Principal, body: dict[str, Any], *, workflow_id: str | None = None
+        self,
+        p: Principal,
+        body: dict[str, Any],
+        *,
+        workflow_id: str | None = None,
+        workspace_id: str | None = None,
     ) -> dict[str, Any]:
-        """A subscription; with ``workflow_id``, the one feeding that workflow's trigger
-        (its events start runs instead of being POSTed anywhere)."""
+        """A subscription (in ``workspace_id``, else the caller's own: see
+        ``Principal.target_workspace``); with ``workflow_id``, the one feeding that
+        workflow's trigger (its events start runs instead of being POSTed anywhere)."""
+        workspace = p.target_workspace(workspace_id)
         trigger = self.catalog.trigger(body["trigger"]["name"], body["trigger"]["version"])
         op = trigger.operation(body["operation"])
         if op is None:
@@ -241,7 +250,12 @@ class Subscriptions:
             body = {**body, "endpoint": WORKFLOW_ENDPOINT + workflow_id}
         auth_id = body.get("authenticationId")
         if auth_id is not None:
-            await self.credentials.load(p, auth_id, service=trigger.service.name)
+            auth = await self.credentials.load(p, auth_id, service=trigger.service.name)
+            if auth.workspace_id != workspace:
+                raise BadRequest(
+                    f"Authentication {auth_id} belongs to another workspace",
+                    "authentication_workspace_mismatch",
+                )
         elif trigger.requires_auth:
             raise BadRequest(
                 f"Trigger {trigger.name} needs an authentication: pass authenticationId",
@@ -251,7 +265,7 @@ class Subscriptions:
         keys = KeySet.fresh(now)
         row = Subscription(
             org_id=p.org_id,
-            workspace_id=p.target_workspace(),
+            workspace_id=workspace,
             user_id=p.user_id,
             name=body["name"],
             external_id=body.get("externalId"),
@@ -306,13 +320,23 @@ class Subscriptions:
         row = await s.scalar(
             select(Subscription).where(Subscription.id == subscription_id, *owner_of(p))
         )
+        missing = NotFound("Subscription not found", "subscription_not_found")
         if row is None:
-            raise NotFound("Subscription not found", "subscription_not_found")
+            raise missing
+        guard(p, row.workspace_id, missing)
         return row
 
-    async def list(self, p: Principal, first: int | None, cursor: str | None) -> dict[str, Any]:
+    async def list(
+        self,
+        p: Principal,
+        first: int | None,
+        cursor: str | None,
+        *,
+        workspace_id: str | None = None,
+    ) -> dict[str, Any]:
         query = select(Subscription).where(
             *owner_of(p),
+            *in_visible(p, Subscription.workspace_id, workspace_id),
             Subscription.state != "deleted",
             ~Subscription.endpoint.startswith(WORKFLOW_ENDPOINT),  # workflows' own
         )

@@ -1,7 +1,9 @@
 """Workflows (``/core/v1/workflows``): definitions in Tray's export shape, validated on
 save and kept as versions (every save is a new one; rollback makes the chosen one current
 again as a new version), enabled or disabled, exported as a ``tray_export_version: 4``
-file. Workflows belong to the organisation (master token)."""
+file. Workflows belong to the organisation, in one of its workspaces: a caller sees those
+of the workspaces it has a role in (viewers read, contributors and admins build and run);
+end users none."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from ...storage.models import WorkflowRow, WorkflowVersion, utcnow
 from ..cursors import paginate
 from ..errors import BadRequest, NotFound
 from ..identity.principal import Principal
+from ..scope import guard, in_visible
 from ..signals import Signals
 from ..triggers.subscriptions import Subscriptions
 
@@ -229,8 +232,10 @@ class Workflows:
                 WorkflowRow.deleted_at.is_(None),
             )
         )
+        missing = NotFound("Workflow not found", "workflow_not_found")
         if row is None:
-            raise NotFound("Workflow not found", "workflow_not_found")
+            raise missing
+        guard(p, row.workspace_id, missing)
         return row
 
     async def definition(self, s, workflow_id: str, version: int) -> dict[str, Any]:
@@ -244,12 +249,19 @@ class Workflows:
         return found
 
     async def create(
-        self, p: Principal, definition: dict[str, Any], *, keep_invalid: bool = False
+        self,
+        p: Principal,
+        definition: dict[str, Any],
+        *,
+        keep_invalid: bool = False,
+        workspace_id: str | None = None,
     ) -> dict[str, Any]:
-        """A new workflow (version 1, disabled). With ``keep_invalid`` (imports), a
-        well-formed definition whose steps Patchbay cannot run is stored all the same and
-        its ``problems`` reported: it cannot be enabled until they are fixed."""
+        """A new workflow (version 1, disabled), in ``workspace_id`` (else the caller's:
+        ``Principal.target_workspace``). With ``keep_invalid`` (imports), a well-formed
+        definition whose steps Patchbay cannot run is stored all the same and its
+        ``problems`` reported: it cannot be enabled until they are fixed."""
         p.require_master()
+        workspace = p.target_workspace(workspace_id)
         problems: list[str] = []
         if keep_invalid:
             try:
@@ -263,7 +275,7 @@ class Workflows:
             workflow, notes = self.validate(definition)
         row = WorkflowRow(
             org_id=p.org_id,
-            workspace_id=p.target_workspace(),
+            workspace_id=workspace,
             title=workflow.title,
             enabled=False,
             current_version=1,
@@ -280,10 +292,19 @@ class Workflows:
             body["problems"] = problems
         return body
 
-    async def list(self, p: Principal, first: int | None, cursor: str | None) -> dict[str, Any]:
+    async def list(
+        self,
+        p: Principal,
+        first: int | None,
+        cursor: str | None,
+        *,
+        workspace_id: str | None = None,
+    ) -> dict[str, Any]:
         p.require_master()
         query = select(WorkflowRow).where(
-            WorkflowRow.org_id == p.org_id, WorkflowRow.deleted_at.is_(None)
+            WorkflowRow.org_id == p.org_id,
+            WorkflowRow.deleted_at.is_(None),
+            *in_visible(p, WorkflowRow.workspace_id, workspace_id),
         )
         async with self.db.session() as s:
             rows, info = await paginate(s, query, WorkflowRow.seq, first, cursor)

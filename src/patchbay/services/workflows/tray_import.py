@@ -273,8 +273,13 @@ class WorkflowImporter:
         self.workflows = workflows
         self.registry = workflows.registry
 
-    async def run(self, p: Principal, export: dict[str, Any]) -> dict[str, Any]:
+    async def run(
+        self, p: Principal, export: dict[str, Any], *, workspace_id: str | None = None
+    ) -> dict[str, Any]:
+        """Import into ``workspace_id`` (else the caller's: ``Principal.target_workspace``);
+        the authentications and workflows the export refers to are looked up there."""
         p.require_master()
+        workspace = p.target_workspace(workspace_id)
         raws = _check_export(export)
         parsed: list[tuple[dict[str, Any], Workflow]] = []
         errors: list[str] = []
@@ -291,7 +296,7 @@ class WorkflowImporter:
 
         missing: dict[tuple[str, str], list[str]] = {}
         mappings: list[dict[str, str]] = []
-        known_auths = await self._known_authentications(p, [w for _, w in parsed])
+        known_auths = await self._known_authentications(p, workspace, [w for _, w in parsed])
         notes_of: list[list[str]] = []
         for raw, workflow in parsed:  # the report in the export's order
             notes: list[str] = []
@@ -310,7 +315,7 @@ class WorkflowImporter:
         sources = {str(raw["id"]): i for i, (raw, _) in enumerate(parsed) if raw.get("id")}
         refs = [_references(w) for _, w in parsed]
         existing = await self._existing_workflows(
-            p, {ref for r in refs for _, ref in r} - set(sources)
+            p, workspace, {ref for r in refs for _, ref in r} - set(sources)
         )
         order: list[int] = []
 
@@ -331,7 +336,9 @@ class WorkflowImporter:
             notes = notes_of[i]
             definition = workflow.to_export()
             _link(definition, refs[i], created_ids, sources, existing, notes)
-            body = await self.workflows.create(p, definition, keep_invalid=True)
+            body = await self.workflows.create(
+                p, definition, keep_invalid=True, workspace_id=workspace
+            )
             problems = list(body.get("problems", []))
             trigger = workflow.trigger.connector
             unknown = not is_engine_step(trigger) and self.registry.latest_trigger(trigger) is None
@@ -407,7 +414,7 @@ class WorkflowImporter:
                 if entry not in mappings:
                     mappings.append(entry)
 
-    async def _existing_workflows(self, p: Principal, ids: set[str]) -> set[str]:
+    async def _existing_workflows(self, p: Principal, workspace: str, ids: set[str]) -> set[str]:
         if not ids:
             return set()
         async with self.workflows.db.session() as s:
@@ -415,12 +422,15 @@ class WorkflowImporter:
                 select(WorkflowRow.id).where(
                     WorkflowRow.id.in_(ids),
                     WorkflowRow.org_id == p.org_id,
+                    WorkflowRow.workspace_id == workspace,
                     WorkflowRow.deleted_at.is_(None),
                 )
             )
             return set(found)
 
-    async def _known_authentications(self, p: Principal, workflows: list[Workflow]) -> set[str]:
+    async def _known_authentications(
+        self, p: Principal, workspace: str, workflows: list[Workflow]
+    ) -> set[str]:
         ids = {
             str(s.authentication) for w in workflows for s in w.steps.values() if s.authentication
         }
@@ -429,7 +439,9 @@ class WorkflowImporter:
         async with self.workflows.db.session() as s:
             found = await s.scalars(
                 select(Authentication.id).where(
-                    Authentication.id.in_(ids), Authentication.org_id == p.org_id
+                    Authentication.id.in_(ids),
+                    Authentication.org_id == p.org_id,
+                    Authentication.workspace_id == workspace,
                 )
             )
             return set(found)

@@ -121,8 +121,12 @@ class RunRuntime:
     async def _prepared_auth(self, step: Step):
         """The step's authentication, as Call Connector prepares it: refused when it needs
         re-authorization, refreshed when about to expire. Raises NotFound, ConnectorError."""
-        # any of the organisation's authentications (its end users' too)
-        return await self.runs.credentials.ready_for_call(self.run.org_id, step.authentication)
+        # any of the organisation's authentications (its end users' too) in the workflow's
+        # workspace: another workspace's is as if it did not exist
+        workspace = await self.runs.versions.workspace(self.run.workflow_id)
+        return await self.runs.credentials.ready_for_call(
+            self.run.org_id, step.authentication, workspace_id=workspace
+        )
 
     # -- payloads -------------------------------------------------------------------------
     async def load_payload(self, ref: dict[str, Any]) -> Any:

@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from cachetools import LRUCache
+from sqlalchemy import select
 
 from ....engine.definition import Workflow, parse
 from ....storage.db import Database
+from ....storage.models import WorkflowRow
 from ..definitions import Workflows
 
 CACHED = 10_000  # versions kept; the least recently used go first
@@ -20,6 +22,7 @@ class Versions:
         self.workflows = workflows
         self._definitions: LRUCache[tuple[str, int], dict[str, Any]] = LRUCache(CACHED)
         self._parsed: LRUCache[tuple[str, int], Workflow] = LRUCache(CACHED)
+        self._workspaces: LRUCache[str, str] = LRUCache(CACHED)
 
     def parsed(self, workflow_id: str, version: int, definition: dict[str, Any]) -> Workflow:
         """A version's parsed definition (cached; the interpreter does not change it)."""
@@ -37,6 +40,18 @@ class Versions:
             async with self.db.session() as s:
                 found = await self.workflows.definition(s, workflow_id, version)
             self._definitions[key] = found
+        return found
+
+    async def workspace(self, workflow_id: str) -> str | None:
+        """The workspace a workflow belongs to (a workflow never moves: cached)."""
+        found = self._workspaces.get(workflow_id)
+        if found is None:
+            async with self.db.session() as s:
+                found = await s.scalar(
+                    select(WorkflowRow.workspace_id).where(WorkflowRow.id == workflow_id)
+                )
+            if found is not None:
+                self._workspaces[workflow_id] = found
         return found
 
     async def concurrency_limit(self, workflow_id: str, version: int) -> int | None:

@@ -22,6 +22,7 @@ import pytest
 from patchbay.api import deps
 from patchbay.api.app import create_app
 from patchbay.connectors.slack.connector import ENVIRONMENTS as SLACK_ENVIRONMENTS
+from patchbay.services.identity import roles
 from patchbay.services.identity.principal import BUILD, MANAGE, READ
 from patchbay.storage.models import TriggerEvent, Workspace, utcnow
 
@@ -65,7 +66,12 @@ def undeclared(dependant, declared: bool = False) -> bool:
     for sub in dependant.dependencies:
         if sub.call is deps.principal and not declared:
             return True
-        via = declared or hasattr(sub.call, "action") or hasattr(sub.call, "org_action")
+        via = (
+            declared
+            or hasattr(sub.call, "action")
+            or hasattr(sub.call, "org_action")
+            or hasattr(sub.call, "self_service")  # a member's own session and tokens
+        )
         if undeclared(sub, via):
             return True
     return False
@@ -86,8 +92,9 @@ def test_every_route_declares_its_action(tmp_path):
     for r in routes:
         if r.path in PUBLIC:
             assert not takes_principal(r.dependant), r.path
-    # and the matrix below covers every route that takes one
-    covered = {(m, r.path) for r in ROUTES for m in [r.method]}
+    # and the matrix below covers every route that takes one (but the cookie session's own
+    # routes: signing out and changing one's password, tested in tests/api/test_sign_in.py)
+    covered = {(m, r.path) for r in ROUTES for m in [r.method]} | COOKIE_ONLY
     taking = {
         (m, r.path)
         for r in routes
@@ -157,13 +164,13 @@ async def make_callers(world: World) -> None:
         "viewer of A": ("member", {world.a: "viewer"}),
         "member of B only": ("member", {world.b: "admin"}),
     }
-    for name, (org_role, roles) in members.items():
+    for name, (org_role, in_workspaces) in members.items():
         member = await pf.members.create(
             org_id,
             email=f"{uuid.uuid4().hex[:8]}@example.com",
             name=name,
             org_role=org_role,
-            workspaces=roles,
+            workspaces=in_workspaces,
         )
         issued = await pf.identity.create_personal_token(org_id, member.id, name)
         world.callers[name] = world.api.auth(issued.token)
@@ -242,6 +249,38 @@ async def make_user(w: World) -> dict[str, str]:
     return {"user_id": (await w.api.create_user())["id"]}
 
 
+async def new_member(w: World, workspaces: dict[str, str] | None = None) -> str:
+    pf = w.api.platform
+    member = await pf.members.create(
+        pf.default_org_id,
+        email=f"{uuid.uuid4().hex[:10]}@example.com",
+        name="m",
+        org_role="member",
+        workspaces=workspaces,
+    )
+    return member.id
+
+
+async def make_member(w: World) -> dict[str, str]:
+    return {"user_id": await new_member(w)}
+
+
+async def make_workspace(w: World) -> dict[str, str]:
+    return {"workspace_id": w.a}
+
+
+async def make_workspace_member(w: World) -> dict[str, str]:
+    return {"workspace_id": w.a, "user_id": await new_member(w, {w.a: "viewer"})}
+
+
+async def make_own_token(w: World) -> dict[str, str]:
+    return {"token_id": "00000000-0000-0000-0000-000000000000"}  # see Route.me
+
+
+async def workspace_user_body(w: World) -> dict[str, str]:
+    return {"userId": await new_member(w), "roleId": roles.workspace_role("viewer").id}
+
+
 MISSING = {
     make_workflow: "workflow_not_found",
     make_run: "workflow_not_found",
@@ -250,7 +289,11 @@ MISSING = {
     make_subscription: "subscription_not_found",
     make_event: "subscription_not_found",
     make_user: "user_not_found",
+    make_workspace: "workspace_not_found",
+    make_workspace_member: "workspace_not_found",
 }
+# Routes of a signed-in browser's own session (cookie only), tested in test_sign_in.py.
+COOKIE_ONLY = {("GET", "/core/v1/session"), ("DELETE", "/core/v1/session")}
 
 
 @dataclass(frozen=True)
@@ -264,6 +307,7 @@ class Route:
     fresh: bool = False  # changes the resource for good: a new one per request
     ok: tuple[int, str | None] | None = None  # what "allowed" answers, when not a 2xx
     org: bool = False  # an organisation-level route (org_level)
+    me: bool = False  # a member's own account (personal tokens, password): members only
 
 
 def segment_sub_body(w: World) -> dict[str, Any]:
@@ -278,7 +322,10 @@ WF = "/core/v1/workflows"
 RUN = WF + "/{workflow_id}/runs/{run_id}"
 AUTH = "/core/v1/authentications"
 SUB = "/core/v1/subscriptions"
-USERS = "/core/v1/users"
+USERS = "/core/v1/end-users"
+MEMBERS = "/core/v1/users"
+WS = "/core/v1/workspaces"
+TOKENS = "/core/v1/session/tokens"
 CALL = "/core/v1/connectors/math-helpers/versions/1.0/call"
 
 ROUTES = [
@@ -388,6 +435,84 @@ ROUTES = [
     Route("DELETE", USERS + "/{user_id}/tokens", MANAGE, make=make_user),
     # billing
     Route("GET", "/core/v1/usage", MANAGE),
+    # members (Tray's users), roles, invitations, the audit log: the organisation's
+    Route("GET", MEMBERS, READ, org=True),
+    Route(
+        "POST",
+        MEMBERS,
+        MANAGE,
+        org=True,
+        body=lambda w: {
+            "name": "n",
+            "email": f"{uuid.uuid4().hex[:10]}@example.com",
+            "organizationRoleId": roles.org_role("member").id,
+        },
+    ),
+    Route("GET", MEMBERS + "/{user_id}", READ, org=True, make=make_member),
+    Route("DELETE", MEMBERS + "/{user_id}", MANAGE, org=True, make=make_member, fresh=True),
+    Route(
+        "PUT",
+        MEMBERS + "/{user_id}/roles",
+        MANAGE,
+        org=True,
+        make=make_member,
+        body={"roleId": roles.org_role("member").id},
+    ),
+    Route("GET", "/core/v1/roles", READ, org=True),
+    Route(
+        "POST",
+        "/core/v1/invites",
+        MANAGE,
+        org=True,
+        body=lambda w: {
+            "email": f"{uuid.uuid4().hex[:10]}@example.com",
+            "organizationRoleId": roles.org_role("member").id,
+        },
+    ),
+    Route("GET", "/core/v1/audit-events", MANAGE, org=True),
+    Route("POST", WS, MANAGE, org=True, body=lambda w: {"name": uuid.uuid4().hex[:8]}),
+    # workspaces and their members
+    Route("GET", WS, READ),
+    Route("GET", WS + "/{workspace_id}", READ, make=make_workspace),
+    Route("GET", WS + "/{workspace_id}/users", READ, make=make_workspace),
+    Route(
+        "POST", WS + "/{workspace_id}/users", MANAGE, make=make_workspace, body=workspace_user_body
+    ),
+    Route("GET", WS + "/{workspace_id}/users/{user_id}", READ, make=make_workspace_member),
+    Route(
+        "PUT",
+        WS + "/{workspace_id}/users/{user_id}",
+        MANAGE,
+        make=make_workspace_member,
+        body={"roleId": roles.workspace_role("contributor").id},
+    ),
+    Route(
+        "DELETE",
+        WS + "/{workspace_id}/users/{user_id}",
+        MANAGE,
+        make=make_workspace_member,
+        fresh=True,
+    ),
+    Route("GET", WS + "/{workspace_id}/roles", MANAGE, make=make_workspace),
+    # a member's own account: personal tokens (and the password: it needs the current one)
+    Route("GET", TOKENS, READ, me=True),
+    Route("POST", TOKENS, READ, me=True, body={"name": "t"}),
+    Route(
+        "DELETE",
+        TOKENS + "/{token_id}",
+        READ,
+        me=True,
+        make=make_own_token,
+        ok=(404, "token_not_found"),
+    ),
+    Route(
+        "PUT",
+        "/core/v1/session/password",
+        READ,
+        me=True,
+        body={"currentPassword": "not-the-password", "newPassword": "a new long passphrase 9"},
+        ok=(400, "wrong_password"),
+    ),
 ]
 
 CATALOGUE = {
@@ -400,6 +525,8 @@ CATALOGUE = {
 
 def expected(caller: Caller, route: Route) -> tuple[int, str | None]:
     """(status, code) the caller gets: status 200 stands for "allowed"."""
+    if route.me:
+        return (200, None) if caller.kind == "member" else (403, "member_required")
     if route.org:
         if caller.kind == "user":
             return 403, "master_token_required"
@@ -521,7 +648,7 @@ async def test_a_workspace_token_sees_nothing_of_another_workspace(world):
         "workflows": (await make_workflow(w))["workflow_id"],
         "authentications": (await make_auth(w))["auth_id"],
         "subscriptions": (await make_subscription(w))["subscription_id"],
-        "users": (await make_user(w))["user_id"],
+        "end-users": (await make_user(w))["user_id"],
     }
     b_token = w.callers["master token of B"]
     outsider = w.callers["member of B only"]

@@ -193,8 +193,8 @@ async def test_authentication_changes_are_recorded_and_no_secret_is_stored(api):
     assert {e["resourceId"] for e in found} == {auth_id}
     assert found[-1]["details"]["createdId"] == auth_id
     assert {e["actor"]["type"] for e in found} == {"master_token"}
-    (minted,) = await events(api, resourceType="users", resourceId=user["id"], first=1)
-    assert minted["action"] == "user.token.create"
+    (minted,) = await events(api, resourceType="end-users", resourceId=user["id"], first=1)
+    assert minted["action"] == "end-user.token.create"
 
     stored = await every_stored_value(api)
     assert auth_id in stored and "authentication.update" in stored  # the search looks
@@ -235,20 +235,20 @@ async def test_a_signed_in_member_is_the_actor(api):
     api.client.cookies.set("patchbay_session", started.token)
     try:
         r = await api.client.post(
-            "/core/v1/users",
+            "/core/v1/end-users",
             json={"name": "Ada", "externalUserId": "ada"},
             headers={"X-CSRF-Token": started.csrf_token},
         )
         assert r.status_code == 201, r.text
         # A write without the CSRF header (another site's form) is refused, and recorded.
-        refused = await api.client.delete(f"/core/v1/users/{r.json()['id']}")
+        refused = await api.client.delete(f"/core/v1/end-users/{r.json()['id']}")
         api.expect_error(refused, 403, "csrf_missing")
         attempt, event = await events(api, actor=owner.id)
     finally:
         api.client.cookies.clear()
     assert event["actor"] == {"type": "member", "id": owner.id, "label": "olga@example.com"}
-    assert (event["action"], event["resourceId"]) == ("user.create", r.json()["id"])
-    assert (attempt["action"], attempt["statusCode"]) == ("user.delete", 403)
+    assert (event["action"], event["resourceId"]) == ("end-user.create", r.json()["id"])
+    assert (attempt["action"], attempt["statusCode"]) == ("end-user.delete", 403)
     assert attempt["actor"] == event["actor"]
     assert started.token not in await every_stored_value(api)
 
@@ -337,7 +337,7 @@ def test_actions_are_named_from_the_route():
     assert describe("POST", "/core/v1/workflows/{workflow_id}/enable")[0] == "workflow.enable"
     assert describe("POST", "/core/v1/workflows/{workflow_id}/runs")[0] == "workflow.run.create"
     assert describe("POST", "/core/v1/workflows/{w}/runs/{r}/cancel")[0] == "workflow.run.cancel"
-    assert describe("DELETE", "/core/v1/users/{user_id}/tokens")[0] == "user.token.delete"
+    assert describe("DELETE", "/core/v1/end-users/{user_id}/tokens")[0] == "end-user.token.delete"
     assert describe("PUT", "/core/v1/users/{userId}/roles")[0] == "user.role.update"
     assert describe("POST", "/core/v1/invites/accept")[0] == "invite.accept"
     assert describe("POST", "/core/v1/workflows/import")[0] == "workflow.import"
@@ -355,7 +355,9 @@ def test_actions_are_named_from_the_route():
 async def test_filters_and_paging(api):
     start = utcnow()
     ids = [(await api.create_user(f"u{n}"))["id"] for n in range(5)]
-    r = await api.client.patch(f"/core/v1/users/{ids[0]}", json={"name": "B"}, headers=api.master)
+    r = await api.client.patch(
+        f"/core/v1/end-users/{ids[0]}", json={"name": "B"}, headers=api.master
+    )
     assert r.status_code == 200
     member, viewer, _ = await member_with_token(api, "val@example.com", role="viewer")
     api.expect_error(
@@ -367,10 +369,10 @@ async def test_filters_and_paging(api):
     seqs = [datetime.fromisoformat(e["createdAt"]) for e in everything]
     assert seqs == sorted(seqs, reverse=True)  # newest first
     assert [e["action"] for e in await events(api, resourceId=ids[0])] == [
-        "user.update",
-        "user.create",
+        "end-user.update",
+        "end-user.create",
     ]
-    assert len(await events(api, resourceType="users", first=100)) == 6
+    assert len(await events(api, resourceType="end-users", first=100)) == 6
     assert len(await events(api, actor=await master_token_id(api), first=100)) == 6
     assert [e["statusCode"] for e in await events(api, actor=member.id)] == [403]
     assert await events(api, actor="nobody") == []
@@ -499,10 +501,10 @@ async def test_a_closed_recorder_does_not_fail_the_request(api, caplog):
     try:
         with caplog.at_level(logging.ERROR, logger="patchbay.audit"):
             r = await api.client.post(
-                "/core/v1/users", json={"name": "A", "externalUserId": "x"}, headers=api.master
+                "/core/v1/end-users", json={"name": "A", "externalUserId": "x"}, headers=api.master
             )
         assert r.status_code == 201, r.text
-        assert "could not record POST /core/v1/users (RecorderClosed)" in caplog.text
+        assert "could not record POST /core/v1/end-users (RecorderClosed)" in caplog.text
         assert api.master_token not in caplog.text
     finally:
         audit.start()
@@ -545,7 +547,7 @@ async def test_answers_match_the_document(api, tmp_path):
     await api.create_user("doc")
     c, m = api.client, api.master
     assert (await c.get(EVENTS, params={"first": 1}, headers=m)).json()["pageInfo"]["hasNextPage"]
-    await c.get(EVENTS, params={"resourceType": "users", "from": "2026-01-01"}, headers=m)
+    await c.get(EVENTS, params={"resourceType": "end-users", "from": "2026-01-01"}, headers=m)
     await c.get(EVENTS, params={"from": "soon"}, headers=m)
     await c.get(EVENTS, params={"cursor": "x"}, headers=m)
     await c.get(EVENTS, headers=member)
@@ -577,4 +579,4 @@ async def test_a_clean_shutdown_writes_what_is_queued(settings, make_api):
             actions = list((await s.scalars(select(AuditEvent.action))).all())
     finally:
         await db.dispose()
-    assert sorted(set(actions)) == ["late", "user.create"] and len(actions) == 51
+    assert sorted(set(actions)) == ["end-user.create", "late"] and len(actions) == 51

@@ -74,10 +74,10 @@ async def test_invite_email_link_member_signed_in(mail_api, smtp):
     # The cookie works: reads, and writes with the CSRF token.
     r = await api.client.get("/core/v1/workflows")
     assert r.status_code == 200, r.text
-    r = await api.client.post("/core/v1/users", json={"name": "E", "externalUserId": "e1"})
+    r = await api.client.post("/core/v1/end-users", json={"name": "E", "externalUserId": "e1"})
     api.expect_error(r, 403, "csrf_missing")
     r = await api.client.post(
-        "/core/v1/users",
+        "/core/v1/end-users",
         json={"name": "E", "externalUserId": "e1"},
         headers={"X-CSRF-Token": body["csrfToken"]},
     )

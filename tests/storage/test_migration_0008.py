@@ -255,7 +255,7 @@ async def test_0008_moves_everything_to_a_default_workspace(empty_database, tmp_
             org_id = platform.default_org_id
             mine = [w for w in placed["workflows"] if w[0] == org_id]
             assert len(r.json()["elements"]) == len(mine) == 1
-            r = await c.get("/core/v1/users", headers=headers)
+            r = await c.get("/core/v1/end-users", headers=headers)
             assert r.status_code == 200, r.text
             assert len(r.json()["elements"]) == 1
     finally:

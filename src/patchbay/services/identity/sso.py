@@ -13,7 +13,7 @@ import hmac
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import update
@@ -24,8 +24,10 @@ from ...storage.db import Database
 from ...storage.models import Member, utcnow
 from ..errors import BadRequest, Forbidden, NotFound, Unauthorized
 from .members import Members
-from .oidc import OidcProvider, provider_text
 from .sessions import Sessions, StartedSession
+
+if TYPE_CHECKING:  # authlib and joserfc load only where single sign-on is configured
+    from .oidc import OidcProvider
 
 log = logging.getLogger("patchbay.sso")
 
@@ -74,6 +76,8 @@ class SingleSignOn:
         self.sessions = sessions
         self.provider: OidcProvider | None = None
         if settings.sso_configured:
+            from .oidc import OidcProvider
+
             self.provider = OidcProvider(
                 issuer=settings.oidc_issuer or "",
                 client_id=settings.oidc_client_id or "",
@@ -154,6 +158,8 @@ class SingleSignOn:
                 "sso_state_mismatch",
             )
         if params.get("error"):
+            from .oidc import provider_text
+
             error = provider_text(params["error"])
             description = provider_text(params.get("error_description"))
             raise Unauthorized(

@@ -40,6 +40,8 @@ from people import ROLES, USERS, WORKSPACES, create, default_workspace, member, 
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from patchbay.services.identity import roles
+
 EXTRACT = Path(__file__).with_name("tray_platform_api.yaml")
 SOURCE = Path("/work/shared/reference/tray-openapi/platform-api.yaml")
 ENUMS_WRITTEN_AS_ONE_OF = ("WorkspaceType", "AccountType")
@@ -252,6 +254,41 @@ async def test_members_and_roles_answer_as_tray_says(checked):
     await c.get(ROLES)  # 401
 
     _covered(tray, "/core/v1/users", "/core/v1/roles")
+
+
+async def test_invites_answer_as_tray_says(checked):
+    api, tray = checked
+    c, m = api.client, api.master
+    _, admin = await member(api, "admin")
+    _, plain = await member(api, "member")
+    scoped = await workspace_token(api, await default_workspace(api))
+    invites = "/core/v1/invites"
+
+    def body(**extra):
+        return {
+            "email": f"{uuid.uuid4().hex[:10]}@example.com",
+            "organizationRoleId": roles.org_role("member").id,
+            **extra,
+        }
+
+    r = await c.post(invites, json=body(), headers=m)  # 200 (no SMTP: emailSent false)
+    assert r.status_code == 200 and r.json()["emailSent"] is False, r.text
+    await c.post(invites, json=body(), headers=admin)  # 200
+    await c.post(invites, json=body(organizationRoleId=str(uuid.uuid4())), headers=m)  # 400
+    await c.post(invites, json=body(email="not-an-email"), headers=m)  # 400
+    await c.post(invites, json={"email": 5}, headers=m)  # 400
+    taken = (
+        await api.platform.members.create(
+            api.platform.default_org_id, email="taken@example.com", name="T", org_role="member"
+        )
+    ).email
+    await c.post(invites, json=body(email=taken), headers=m)  # 409
+    await c.post(invites, json=body(organizationRoleId="owner"), headers=admin)  # 403
+    await c.post(invites, json=body(), headers=plain)  # 403
+    await c.post(invites, json=body(), headers=scoped)  # 403
+    await c.post(invites, json=body())  # 401
+
+    _covered(tray, "/core/v1/invites")
 
 
 async def test_workspaces_answer_as_tray_says(checked):

@@ -16,6 +16,7 @@ import time
 from starlette.exceptions import HTTPException
 
 from ..ratelimit import TokenBucket, buckets
+from ..services.identity.sessions import COOKIE as SESSION_COOKIE
 from .asgi import send_error
 
 CALL_PATH = re.compile(r"^/core/v1/connectors/[^/]+/versions/[^/]+/call/?$")
@@ -74,6 +75,24 @@ class BodyLimit:
         return f"Request body exceeds {self.max_bytes} bytes"
 
 
+_SESSION_COOKIE = SESSION_COOKIE.encode() + b"="
+
+
+def _caller_key(headers) -> bytes | None:
+    """What a request's budget is counted by: its bearer token, else its session cookie
+    (a signed-in browser), as a SHA-256."""
+    cookie = None
+    for name, value in headers:
+        if name == b"authorization":
+            return hashlib.sha256(value).digest()
+        if name == b"cookie" and _SESSION_COOKIE in value:
+            for part in value.split(b";"):
+                part = part.strip()
+                if part.startswith(_SESSION_COOKIE):
+                    cookie = part[len(_SESSION_COOKIE) :]
+    return hashlib.sha256(b"session:" + cookie).digest() if cookie else None
+
+
 class RateLimit:
     def __init__(self, app, per_second: float, burst: int) -> None:
         self.app = app
@@ -84,11 +103,7 @@ class RateLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or self.rate <= 0 or CALL_PATH.match(scope["path"]):
             return await self.app(scope, receive, send)
-        key = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                key = hashlib.sha256(value).digest()
-                break
+        key = _caller_key(scope["headers"])
         if key is None:  # unauthenticated requests are answered 401 without limit cost
             return await self.app(scope, receive, send)
         now = time.monotonic()

@@ -22,6 +22,7 @@ from .credentials.oauth import OAuth
 from .credentials.ready import Credentials
 from .identity.end_users import Users
 from .identity.first_owner import FirstOwner
+from .identity.housekeeping import Housekeeping
 from .identity.invitations import Invitations
 from .identity.mailer import Mailer
 from .identity.members import Members
@@ -61,6 +62,7 @@ class Platform:
         self.identity = Identity(self.db, cache_seconds=settings.auth_cache_seconds)
         self.users = Users(self.db, self.identity)
         self.members = Members(self.db, self.identity)
+        self.housekeeping = Housekeeping(self.db)
         self.workspaces = Workspaces(self.db, self.identity)
         self.sessions = Sessions(self.db, self.identity, ttl_seconds=settings.session_ttl_seconds)
         self.sign_in = SignIn(settings, self.db, self.sessions)
@@ -142,6 +144,7 @@ class Platform:
         if self.settings.background_workers:
             self.dispatcher.start()
             self.runs.start_worker()
+            self.housekeeping.start()
         if await self.identity.count_master_tokens() == 0:
             issued = await self.identity.create_master_token(self.default_org_id, "initial")
             return issued.token
@@ -165,6 +168,7 @@ class Platform:
         await self.password_resets.settle()
         await self.runs.close()
         await self.dispatcher.stop()
+        await self.housekeeping.stop()
         await self.intake.stop()
         await self.usage.stop()
         await self.audit.stop()

@@ -49,8 +49,8 @@ def screenshots(pytestconfig) -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
-def playwright_api():
+@pytest.fixture  # per test: while it runs, this thread has an event loop, and the
+def playwright_api():  # async tests of the same worker could not start theirs
     if not CHROMIUM.exists():
         message = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
         if REQUIRE_BROWSER:

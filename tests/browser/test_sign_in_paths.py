@@ -1,14 +1,21 @@
 """People's ways in, as a person takes them in Chromium: the first start's setup link,
-signing in and out, an invitation and a password reset by email, the server's refusals shown
-at the form, and a member's name shown as text, never as HTML."""
+signing in and out, an invitation and a password reset by email, single sign-on through a
+loopback OpenID Connect provider, the server's refusals shown at the form, and a member's
+name shown as text, never as HTML."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import httpx
+import pytest
 from browser_support import PASSWORD, Browser, Patchbay
 from playwright.sync_api import expect
+
+from patchbay.testing.fakeserver import serve_in_thread
+from patchbay.testing.oidc_provider import OidcProvider
+from patchbay.testing.oidc_provider import create_app as create_oidc_app
 
 OWNER_EMAIL = "olive@example.test"
 WRONG = "The email or the password is wrong"
@@ -210,3 +217,50 @@ def test_a_members_name_is_shown_as_text(browser: Browser, patchbay: Patchbay):
     b.shot("name-as-text")
     b.page.wait_for_timeout(300)  # an onerror handler would have fired by now
     assert b.dialogs == []
+
+
+@pytest.fixture
+def oidc_provider() -> Iterator[OidcProvider]:
+    """A loopback OpenID Connect provider (a real HTTP server in a thread)."""
+    state = OidcProvider(clients={"patchbay": "sso-client-secret"})
+    with serve_in_thread(create_oidc_app(state)) as url:
+        state.issuer = url
+        yield state
+
+
+def sso_env(provider: OidcProvider, **extra: str) -> dict[str, str]:
+    return {
+        "PATCHBAY_OIDC_ISSUER": provider.issuer,
+        "PATCHBAY_OIDC_CLIENT_ID": "patchbay",
+        "PATCHBAY_OIDC_CLIENT_SECRET": "sso-client-secret",
+        **extra,
+    }
+
+
+def test_single_sign_on_button(browser: Browser, start_patchbay, oidc_provider):
+    b = browser
+    pb = start_patchbay(**sso_env(oidc_provider))
+    pb.setup_owner(OWNER_EMAIL, "Olive Owner")
+    oidc_provider.sign_in(email=OWNER_EMAIL)  # who the provider says signs in
+    b.page.goto(f"{pb.url}/sign-in?next=/health")
+    button = b.page.get_by_role("link", name="Sign in with single sign-on")
+    expect(button).to_have_attribute("href", "/core/v1/sso/start?next=%2Fhealth")
+    expect(b.page.get_by_text("or with your email and password")).to_be_visible()
+    expect(b.page.get_by_label("Password", exact=True)).to_be_visible()
+    b.shot("sso-and-password")
+    button.click()  # to the provider, which approves at once, and back
+    expect(b.page).to_have_url(f"{pb.url}/health")
+    b.page.goto(f"{pb.url}/")
+    expect_home(b, pb, f"Signed in as Olive Owner ({OWNER_EMAIL}), Owner")
+
+
+def test_single_sign_on_only_hides_the_password_form(
+    browser: Browser, start_patchbay, oidc_provider
+):
+    b = browser
+    pb = start_patchbay(**sso_env(oidc_provider, PATCHBAY_SSO_ONLY="true"))
+    b.page.goto(f"{pb.url}/sign-in")
+    expect(b.page.get_by_role("link", name="Sign in with single sign-on")).to_be_visible()
+    expect(b.page.get_by_label("Password", exact=True)).to_be_hidden()
+    expect(b.page.get_by_text("or with your email and password")).to_be_hidden()
+    b.shot("sso-only")

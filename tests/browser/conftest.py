@@ -49,8 +49,10 @@ def screenshots(pytestconfig) -> Path:
     return folder
 
 
-@pytest.fixture  # per test: while it runs, this thread has an event loop, and the
-def playwright_api():  # async tests of the same worker could not start theirs
+@pytest.fixture
+def playwright_api():
+    """Playwright's sync API, per test: while it runs, this thread has an event loop, and
+    the async tests of the same worker could not start theirs."""
     if not CHROMIUM.exists():
         message = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
         if REQUIRE_BROWSER:

@@ -11,11 +11,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from browser_support import PASSWORD, Browser, Patchbay
-from playwright.sync_api import expect
 
 from patchbay.testing.fakeserver import serve_in_thread
 from patchbay.testing.oidc_provider import OidcProvider
 from patchbay.testing.oidc_provider import create_app as create_oidc_app
+
+NO_PLAYWRIGHT = "Playwright for Python is not installed (pip install -e '.[test]')"
+expect = pytest.importorskip("playwright.sync_api", reason=NO_PLAYWRIGHT).expect
 
 OWNER_EMAIL = "olive@example.test"
 WRONG = "The email or the password is wrong"

@@ -154,7 +154,7 @@ def assert_strict(r: httpx.Response, media_type: str) -> None:
         assert r.headers[name] == value, (name, r.headers)
 
 
-@pytest.mark.parametrize("page", ["/accept-invite", "/reset-password", "/setup"])
+@pytest.mark.parametrize("page", ["/accept-invite", "/reset-password", "/setup", "/sign-in", "/"])
 async def test_the_pages_and_their_assets(api, page):
     r = await api.client.get(page)
     assert_strict(r, "text/html")
@@ -164,19 +164,34 @@ async def test_the_pages_and_their_assets(api, page):
     scripts = re.findall(r"<script([^>]*)>", html)
     assert scripts and all('src="' in s for s in scripts), scripts
     assert "style=" not in html and "<style" not in html and "javascript:" not in html
-    assets = re.findall(r'(?:src|href)="(/[^"]+)"', html)
+    assets = re.findall(r'<(?:script src|link rel="stylesheet" href)="(/[^"]+)"', html)
     assert {a.rsplit(".", 1)[1] for a in assets} == {"js", "css"}, assets
     for asset in assets:
         r = await api.client.get(asset)
         assert_strict(r, "text/javascript" if asset.endswith(".js") else "text/css")
         if asset.endswith(".js"):
             assert "innerHTML" not in r.text and "location.hash" in r.text
-    # Every form posts to an API path that exists.
-    endpoints = re.findall(r'data-endpoint="([^"]+)"', html)
-    assert endpoints
+    # Every form posts to an API path that exists, every API path called does too.
     paths = api.client._transport.app.openapi()["paths"]  # type: ignore[attr-defined]
-    for endpoint in endpoints:
+    for endpoint in re.findall(r'data-endpoint="([^"]+)"', html):
         assert "post" in paths[endpoint], endpoint
+    for link in re.findall(r'<a [^>]*href="(/[^"?]+)', html):
+        r = await api.client.get(link, follow_redirects=False)
+        expected = 404 if link == "/core/v1/sso/start" else 200  # no single sign-on here
+        assert r.status_code == expected, link
+
+
+async def test_the_home_page_shadows_nothing(api):
+    """``/`` is the home page, and only ``/``: the API's own paths answer as before."""
+    pages = api.client._transport.app.openapi()["paths"]  # type: ignore[attr-defined]
+    assert "/" not in pages and "/sign-in" not in pages
+    assert (await api.client.get("/health")).json() == {"status": "ok"}
+    assert (await api.client.get("/openapi.json")).json()["paths"] == pages
+    r = await api.client.get("/docs")
+    assert r.status_code == 200 and "swagger" in r.text.lower()
+    assert (await api.client.get("/nothing-here")).status_code == 404
+    r = await api.client.post("/", json={})
+    assert r.status_code == 405
 
 
 def test_the_pages_are_package_data():
@@ -185,4 +200,5 @@ def test_the_pages_are_package_data():
     pages = files("patchbay.api").joinpath("pages")
     names = {p.name for p in pages.iterdir()}
     assert {"accept-invite.html", "reset-password.html", "setup.html"} <= names
+    assert {"sign-in.html", "home.html"} <= names
     assert {"account.js", "account.css"} <= names

@@ -1,8 +1,11 @@
-"""The small pages one-time links open (``/accept-invite``, ``/reset-password``,
-``/setup``) and their script and style sheet: static files of the package, served with a
+"""The small pages people sign in with: the ones one-time links open (``/accept-invite``,
+``/reset-password``, ``/setup``: they read the token from the URL's fragment), ``/sign-in``
+and the home page ``/`` (who is signed in, and signing out; until the web console takes its
+place), with their script and style sheet. Static files of the package, served with a
 strict Content-Security-Policy (scripts and styles of this origin only, no inline ones,
-nothing framed, forms and requests to this origin only). They read the token from the URL's
-fragment and post JSON to the API; they are not part of the API document."""
+nothing framed, forms and requests to this origin only); they post JSON to the API and are
+not part of the API document. ``/`` is the exact path only: the API's own paths (``/docs``,
+``/openapi.json``, ``/health``, ``/hooks/...``, ``/intake/...``) are untouched."""
 
 from __future__ import annotations
 
@@ -24,6 +27,8 @@ HEADERS = {
     "Cache-Control": "no-cache",
 }
 PAGES = {
+    "/": "home.html",
+    "/sign-in": "sign-in.html",
     "/accept-invite": "accept-invite.html",
     "/reset-password": "reset-password.html",
     "/setup": "setup.html",

@@ -13,9 +13,10 @@ A node is ``{"name", "type": "normal" | "branch" | "loop" | "break", "content": 
 a boolean condition's branch holds ``content.true`` / ``content.false``, a branch step's
 named cases and ``default``, a loop ``content._loop``, a step with manual error handling
 ``content.success`` / ``content.error``, and a break ``target``. The first node is the
-trigger. A step is ``{"title", "description", "connector": {"name", "version"},
-"operation", "properties": {<typed values>}, "error_handling": {...},
-"authentication"?}``.
+trigger. Every node but a break has its step in ``steps``; a break may have one too (Tray
+exports give it connector ``break-loop`` 1.1, operation ``break``), kept but never run.
+A step is ``{"title", "description", "connector": {"name", "version"}, "operation",
+"properties": {<typed values>}, "error_handling": {...}, "authentication"?}``.
 
 Error handling is ``{"strategy": "stop" | "manual" | "continue" | "break_loop" |
 "continue_loop"}`` (``stop`` when absent); ``manual`` goes with a branch node holding
@@ -234,15 +235,18 @@ def structural_problems(workflow: Workflow) -> list[str]:
 
     def visit(nodes: list[Node], loops: tuple[str, ...]) -> None:
         for node in nodes:
+            if node.name in seen:
+                problems.append(f"{node.name}: appears twice in steps_structure")
+            seen.add(node.name)
             if node.type == "break":
+                # Tray also writes a step for a break (connector break-loop, operation
+                # break); the node alone says what happens, so the step may be absent and
+                # is never run.
                 if node.target not in loops:
                     problems.append(
                         f"{node.name}: a break must be inside the loop it targets ({node.target})"
                     )
                 continue
-            if node.name in seen:
-                problems.append(f"{node.name}: appears twice in steps_structure")
-            seen.add(node.name)
             step = workflow.steps.get(node.name)
             if step is None:
                 problems.append(f"{node.name}: no step of that name in steps")

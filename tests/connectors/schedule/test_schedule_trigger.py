@@ -72,7 +72,7 @@ def scheduled(events) -> list[str]:
 
 
 def test_declared_as_a_schedule_trigger():
-    [trigger] = [t for t in builtin_triggers() if t.service.name == "schedule"]
+    [trigger] = [t for t in builtin_triggers() if t.name == "schedule-trigger"]
     assert (trigger.name, trigger.version) == ("schedule-trigger", "1.0")
     assert Registry.discover().trigger("schedule-trigger", "1.0") is trigger
     assert trigger.operation("cron") is CRON and trigger.operation("interval") is INTERVAL
@@ -377,7 +377,7 @@ def test_dedupe_keys_are_the_scheduled_time_and_stable():
 
 
 async def test_declared_poll_hooks_on_the_real_clock():
-    [trigger] = [t for t in builtin_triggers() if t.service.name == "schedule"]
+    [trigger] = [t for t in builtin_triggers() if t.name == "schedule-trigger"]
     async with loopback_clients() as clients:
         for op, settings in ((CRON, cron("* * * * *")), (INTERVAL, interval(1))):
             ctx = hook_context(trigger, op, clients=clients)

@@ -110,7 +110,9 @@ async def run_script(
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env={},
+        # Nothing of the server's environment; local time is UTC whatever the host's zone
+        # (Date and moment() format local time: the same answer everywhere, as on Tray).
+        env={"TZ": "UTC"},
         cwd="/",
         start_new_session=True,
     )

@@ -11,6 +11,7 @@ import secrets
 from typing import Any
 
 from jsonschema import Draft4Validator
+from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from ...config import Settings
@@ -108,8 +109,18 @@ class Workflows:
         if not all(_is_literal(v) for v in step.properties.values()):
             problems.append("trigger: a service trigger's properties must be literal values")
             return
-        for error in op.validator.errors(settings):
+        errors = list(op.validator.errors(settings))
+        for error in errors:
             problems.append(f"trigger: {error}")
+        if not errors:
+            # What the schema cannot say (a cron expression, a day's name): the settings'
+            # own validators, run when the trigger subscribes, are run here too.
+            try:
+                op.parse_settings(settings)
+            except ValidationError as exc:
+                for error in exc.errors():
+                    where = ".".join(str(x) for x in error["loc"])
+                    problems.append(f"trigger: {where}: {error['msg']}")
 
     # -- connectors of steps -------------------------------------------------------------
     def connector_for(self, name: str, version: str, operation: str) -> tuple[Connector, str]:

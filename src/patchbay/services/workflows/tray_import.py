@@ -380,7 +380,7 @@ class WorkflowImporter:
         version than the export's."""
         for node in workflow.walk():
             step = workflow.steps.get(node.name)
-            if step is None:  # a break
+            if step is None or node.type == "break":  # a break's step (break-loop) never runs
                 continue
             name, version = step.connector, step.version
             to: str | None = None

@@ -39,6 +39,21 @@ SCAN_INTERVAL = 0.02  # the shortest time between two scans (wakes in between co
 DRIVE_POLL_SECONDS = 0.05  # run_to_completion: how often it looks for a due run of its tree
 
 
+def run_env(run: WorkflowRun, definition: dict[str, Any], public_url: str) -> dict[str, Any]:
+    """``$.env`` of a run: what Tray sets at run time (``public_url``, ``workflow_id``,
+    ``execution_id``: the run's id) and Patchbay's own names (``run_id``,
+    ``workflow_title``). ``solution_instance_id`` is absent until Patchbay has solution
+    instances: a reference to it does not resolve, so Tray's workflows write it with a
+    fallback (``{$.env.solution_instance_id or:'dev'}``), which then applies."""
+    return {
+        "public_url": public_url,
+        "workflow_id": run.workflow_id,
+        "workflow_title": definition.get("title", ""),
+        "execution_id": run.id,
+        "run_id": run.id,
+    }
+
+
 class InProcessExecutor:
     """Executes runs in this process (see :class:`~.executor.Executor`)."""
 
@@ -289,12 +304,7 @@ class InProcessExecutor:
             versions = self.runs.versions
             definition = await versions.definition(run.workflow_id, run.version)
             runtime = RunRuntime(self.runs, run, journal)
-            env = {
-                "workflow_id": run.workflow_id,
-                "workflow_title": definition.get("title", ""),
-                "run_id": run.id,
-                "public_url": self.settings.effective_public_url,
-            }
+            env = run_env(run, definition, self.settings.effective_public_url)
             interpreter = Interpreter(
                 versions.parsed(run.workflow_id, run.version, definition),
                 runtime,

@@ -9,7 +9,6 @@ import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from mail_links import PASSWORD, link_in, received, signed_in, smtp_settings
 from sqlalchemy import update
 
@@ -20,18 +19,6 @@ from patchbay.storage.models import OneTimeLink, utcnow
 INVITES = "/core/v1/invites"
 ACCEPT = "/core/v1/invites/accept"
 OWNER, ADMIN, MEMBER = (roles.org_role(k).id for k in ("owner", "admin", "member"))
-
-
-@pytest.fixture
-def smtp():
-    with start_smtp_server() as server:
-        yield server
-
-
-@pytest.fixture
-async def mail_api(settings, smtp, make_api):
-    async with make_api(smtp_settings(settings, smtp, public_url="https://pb.example")) as api:
-        yield api
 
 
 async def invite(api, email, role_id=ADMIN, headers=None):

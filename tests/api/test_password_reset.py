@@ -7,29 +7,15 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-import pytest
-from mail_links import PASSWORD, link_in, received, signed_in, smtp_settings
+from mail_links import PASSWORD, link_in, received, signed_in
 from sqlalchemy import update
 
-from patchbay.connectors.email.fake import start_smtp_server
 from patchbay.services.identity import passwords
 from patchbay.storage.models import Member, OneTimeLink, utcnow
 
 RESETS = "/core/v1/password-resets"
 COMPLETE = "/core/v1/password-resets/complete"
 NEW_PASSWORD = "a brand new passphrase"
-
-
-@pytest.fixture
-def smtp():
-    with start_smtp_server() as server:
-        yield server
-
-
-@pytest.fixture
-async def mail_api(settings, smtp, make_api):
-    async with make_api(smtp_settings(settings, smtp, public_url="https://pb.example")) as api:
-        yield api
 
 
 async def member_of(api, email):

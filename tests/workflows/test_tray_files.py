@@ -222,6 +222,9 @@ async def test_a_loop_copies_files_between_two_services(api, services):
     api.expect_error(await api.client.get(local(past)), 410, "file_expired")
     gone = signer.url("0" * 36, int(time.time()) + 60, "x")
     api.expect_error(await api.client.get(local(gone)), 404, "file_not_found")
+    api.expect_error(await api.client.get(parts.path), 400)
+    r = await api.client.get(f"{parts.path}?{urlencode({**query, 'expires': 'soon'})}")
+    api.expect_error(r, 403, "invalid_signature")
 
 
 async def test_another_orgs_file_is_not_found(api, services):

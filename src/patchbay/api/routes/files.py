@@ -26,7 +26,7 @@ router = APIRouter(tags=["files"])
                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
             },
         },
-        **errors(403, 404, 410, 429),
+        **errors(400, 403, 404, 410, 429),
     },
 )
 async def download_file(
@@ -36,8 +36,9 @@ async def download_file(
     name: str = Query("", description="The file's name (signed)"),
     pf: Platform = Depends(platform),
 ):
-    """403 when the signature does not match (a changed id, expiry or name), 410 past the
-    expiry, 404 when the file is no longer stored (its run was pruned)."""
+    """400 without expires or signature, 403 when the signature does not match (a changed
+    id, expiry or name), 410 past the expiry, 404 when the file is no longer stored (its run
+    was pruned)."""
     header, chunks = await pf.runs.files.open(file_id, expires, name, signature)
     disposition = f"attachment; filename*=UTF-8''{quote(name, safe='')}"
     return StreamingResponse(

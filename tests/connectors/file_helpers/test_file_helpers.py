@@ -1,0 +1,171 @@
+"""file-helpers 2.1 through the real SDK path, on a real payload store (SQLite): files made
+from a URL (a loopback server) and from text, read back, and the errors of each; the
+HTTP client's file body outside a workflow."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from patchbay.connectors.file_helpers.connector import CONNECTORS
+from patchbay.connectors.http_client.connector import CONNECTORS as HTTP_CONNECTORS
+from patchbay.connectors.sdk.runner import run_operation
+from patchbay.services.workflows.files import FileSigner, payload_id_of
+from patchbay.services.workflows.payload_store import Payloads
+from patchbay.storage.db import Database
+from patchbay.testing.connectors import assert_output_valid, loopback_clients
+from patchbay.testing.fakeserver import serve_in_thread
+
+HELPERS = CONNECTORS[0]
+HTTP = next(c for c in HTTP_CONNECTORS if c.name == "http-client")
+DATA = bytes(range(256)) * 5000  # 1.28 MB: two chunks
+
+
+async def served(request: Request) -> Response:
+    name = request.path_params["name"]
+    if name == "missing":
+        return Response("no", 404)
+    if name == "named":
+        return Response(
+            DATA,
+            media_type="image/jpeg",
+            headers={"content-disposition": 'inline; filename="p.jpg"'},
+        )
+    return Response(DATA, media_type="application/zip; charset=binary")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    with serve_in_thread(Starlette(routes=[Route("/f/{name}", served)])) as url:
+        yield url
+
+
+@pytest.fixture
+async def store(tmp_path) -> AsyncIterator[Payloads]:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'files.db'}")
+    await db.migrate()
+    try:
+        yield Payloads(db, 1024, FileSigner(["k" * 44], "https://pb.example"))
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture
+async def call(store) -> AsyncIterator[Any]:
+    async with loopback_clients() as clients:
+
+        async def call(name: str, data: dict, *, org: str = "org-1", connector=HELPERS):
+            op = connector.operation(name)
+            return await run_operation(
+                connector, op, data, clients=clients, payloads=store.access(org, None)
+            )
+
+        yield call
+
+
+def ok(result) -> dict:
+    assert result.outcome == "success", result.output
+    return result.output
+
+
+def failed(result) -> str:
+    assert result.outcome == "error", result.output
+    return result.output["message"]
+
+
+def test_declaration() -> None:
+    assert (HELPERS.name, HELPERS.version, HELPERS.requires_auth) == ("file-helpers", "2.1", False)
+    assert uuid.UUID(HELPERS.service.id)
+    assert [op.name for op in HELPERS.operations] == [
+        "create_file",
+        "download_file",
+        "read_file",
+        "write_file",
+    ]
+
+
+async def test_create_file_from_a_url(call, store, server) -> None:
+    out = assert_output_valid(
+        HELPERS, "create_file", await call("create_file", {"url": f"{server}/f/archive.zip"})
+    )
+    file = out["file"]
+    assert (file["name"], file["mime_type"]) == ("archive.zip", "application/zip")
+    assert file["url"].startswith("https://pb.example/files/")
+    assert time.time() < file["expires"] <= time.time() + 6 * 3600 + 5
+    payload_id, _ = payload_id_of(file)
+    assert await store.read("org-1", payload_id) == DATA
+    # Content-Disposition names it; download_file is Tray's 2.x spelling with filename.
+    out = ok(await call("create_file", {"url": f"{server}/f/named"}))
+    assert (out["file"]["name"], out["file"]["mime_type"]) == ("p.jpg", "image/jpeg")
+    out = ok(await call("download_file", {"url": f"{server}/f/named", "filename": "x.jpg"}))
+    assert out["file"]["name"] == "x.jpg"
+    out = ok(await call("create_file", {"url": f"{server}/f/a", "name": "n", "mime_type": "a/b"}))
+    assert (out["file"]["name"], out["file"]["mime_type"]) == ("n", "a/b")
+
+
+async def test_create_file_errors(call, server) -> None:
+    result = await call("create_file", {"url": f"{server}/f/missing"})
+    assert "answered 404" in failed(result)
+    assert result.output["kind"] == "api_error"
+    blocked = await call("create_file", {"url": "http://10.1.2.3/f"})
+    assert failed(blocked)
+
+
+async def test_write_then_read(call) -> None:
+    file = ok(await call("write_file", {"content": "héllo wörld", "name": "a.txt"}))["file"]
+    assert file["mime_type"] == "text/plain"
+    assert ok(await call("read_file", {"file": file})) == {"content": "héllo wörld"}
+    too_big = await call("read_file", {"file": file, "max_bytes": 3})
+    assert "more than max_bytes (3)" in failed(too_big)
+
+
+async def test_a_file_of_another_org_expired_or_foreign_reads_nothing(call, store) -> None:
+    file = ok(await call("write_file", {"content": "secret"}))["file"]
+    assert "not in this organisation" in failed(await call("read_file", {"file": file}, org="o2"))
+    payload_id, _ = payload_id_of(file)
+    old = {**file, "url": store.signer.url(payload_id, int(time.time()) - 1, file["name"])}
+    assert "expired" in failed(await call("read_file", {"file": old}))
+    foreign = {**file, "url": "https://elsewhere.example/x.txt"}
+    assert "not a file stored by Patchbay" in failed(await call("read_file", {"file": foreign}))
+
+
+async def test_outside_a_workflow_files_are_refused(server) -> None:
+    async with loopback_clients() as clients:
+        op = HELPERS.operation("write_file")
+        result = await run_operation(HELPERS, op, {"content": "x"}, clients=clients)
+        assert "workflow runs only" in failed(result)
+        file = {"name": "a", "url": "https://pb.example/files/x", "mime_type": "text/plain"}
+        op = HTTP.operation("post_request")
+        data = {"url": f"{server}/f/a", "body": {"file": file}}
+        result = await run_operation(HTTP, op, data, clients=clients)
+        assert "workflow runs only" in failed(result)
+
+
+async def test_http_client_binary_response_and_parse_response(call, store, server) -> None:
+    out = ok(await call("get_request", {"url": f"{server}/f/a.zip"}, connector=HTTP))
+    file = out["response"]["body"]
+    assert (file["name"], file["mime_type"]) == ("a.zip", "application/zip")
+    assert await store.read("org-1", payload_id_of(file)[0]) == DATA
+    as_text = {"url": f"{server}/f/a.zip", "parse_response": "text", "max_response_bytes": 2**22}
+    out = ok(await call("get_request", as_text, connector=HTTP))
+    assert isinstance(out["response"]["body"], str)  # asked for text: no file
+    capped = {"url": f"{server}/f/a.zip", "max_response_bytes": 1000}
+    assert "larger than the maximum" in failed(await call("get_request", capped, connector=HTTP))
+
+
+def test_signed_urls_survive_a_key_rotation() -> None:
+    old = FileSigner(["old" * 15], "https://pb.example")
+    rotated = FileSigner(["new" * 15, "old" * 15], "https://pb.example")
+    url = old.url("id-1", 2_000_000_000, "a.txt")
+    signature = url.rsplit("signature=", 1)[1]
+    assert rotated.valid("id-1", "2000000000", "a.txt", signature)
+    assert not rotated.valid("id-2", "2000000000", "a.txt", signature)
+    assert not FileSigner(["new" * 15], "x").valid("id-1", "2000000000", "a.txt", signature)

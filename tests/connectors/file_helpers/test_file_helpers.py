@@ -4,19 +4,23 @@ HTTP client's file body outside a workflow."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from email import message_from_bytes
+from email.policy import HTTP as HTTP_POLICY
 from typing import Any
 
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from patchbay.connectors.file_helpers.connector import CONNECTORS
 from patchbay.connectors.http_client.connector import CONNECTORS as HTTP_CONNECTORS
+from patchbay.connectors.sdk import Connector, Service, raw_http_request
 from patchbay.connectors.sdk.runner import run_operation
 from patchbay.services.workflows.files import FileSigner, payload_id_of
 from patchbay.services.workflows.payload_store import Payloads
@@ -42,9 +46,27 @@ async def served(request: Request) -> Response:
     return Response(DATA, media_type="application/zip; charset=binary")
 
 
+async def upload(request: Request) -> Response:
+    """Answers what a multipart upload carried: each part's name, filename, type, digest."""
+    body = await request.body()
+    head = f"Content-Type: {request.headers['content-type']}\r\n\r\n".encode()
+    parts = [
+        {
+            "name": part.get_param("name", header="content-disposition"),
+            "filename": part.get_filename(),
+            "type": part.get_content_type(),
+            "sha256": hashlib.sha256(part.get_payload(decode=True)).hexdigest(),
+        }
+        for part in message_from_bytes(head + body, policy=HTTP_POLICY).iter_parts()
+    ]
+    auth = request.headers.get("authorization")
+    return JSONResponse({"parts": parts, "auth": auth, "length": request.headers["content-length"]})
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    with serve_in_thread(Starlette(routes=[Route("/f/{name}", served)])) as url:
+    routes = [Route("/f/{name}", served), Route("/upload", upload, methods=["POST", "PUT"])]
+    with serve_in_thread(Starlette(routes=routes)) as url:
         yield url
 
 
@@ -169,3 +191,64 @@ def test_signed_urls_survive_a_key_rotation() -> None:
     assert rotated.valid("id-1", "2000000000", "a.txt", signature)
     assert not rotated.valid("id-2", "2000000000", "a.txt", signature)
     assert not FileSigner(["new" * 15], "x").valid("id-1", "2000000000", "a.txt", signature)
+
+
+SERVICE = Connector(
+    name="svc",
+    title="Svc",
+    version="1.0",
+    service=Service(id="11111111-2222-4333-8444-555555555555", name="svc", version=1),
+    authorize=lambda ctx: {"Authorization": "Bearer t0"},
+    operations=[raw_http_request()],
+)
+
+
+async def test_raw_http_request_uploads_a_file_and_makes_binary_bodies_files(store, server) -> None:
+    async with loopback_clients() as clients:
+
+        async def raw(data: dict, payloads: Any) -> Any:
+            op = SERVICE.operation("raw_http_request")
+            return await run_operation(
+                SERVICE,
+                op,
+                data,
+                clients=clients,
+                credentials={},
+                user_data={"base_url": server},
+                payloads=payloads,
+            )
+
+        access = store.access("org-1", None)
+        op = HELPERS.operation("write_file")
+        made = await run_operation(
+            HELPERS, op, {"content": "x" * 3000}, clients=clients, payloads=access
+        )
+        file = ok(made)["file"]
+        body = {"file": file, "field_name": "doc", "form": [{"key": "title", "value": "T"}]}
+        out = ok(await raw({"method": "POST", "url": "upload", "body": body}, access))
+        answer = out["response"]["body"]
+        assert answer["auth"] == "Bearer t0"
+        assert answer["parts"] == [
+            {
+                "name": "title",
+                "filename": None,
+                "type": "text/plain",
+                "sha256": hashlib.sha256(b"T").hexdigest(),
+            },
+            {
+                "name": "doc",
+                "filename": "file.txt",
+                "type": "text/plain",
+                "sha256": hashlib.sha256(b"x" * 3000).hexdigest(),
+            },
+        ]
+        # A binary answer is a file object, with the exact bytes.
+        out = ok(await raw({"method": "GET", "url": "f/a.zip"}, access))
+        got = out["response"]["body"]
+        assert (got["name"], got["mime_type"]) == ("a.zip", "application/zip")
+        assert await store.read("org-1", payload_id_of(got)[0]) == DATA
+        # Outside a workflow: refused; the binary body stays text.
+        refused = await raw({"method": "POST", "url": "upload", "body": {"file": file}}, None)
+        assert "workflow runs only" in failed(refused)
+        out = ok(await raw({"method": "GET", "url": "f/a.zip"}, None))
+        assert isinstance(out["response"]["body"], str)

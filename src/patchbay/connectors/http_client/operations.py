@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from ...payload_refs import PAYLOAD_KEY, encoding_for, is_ref
 from ..sdk import ConnectorError, Context, Operation, field, operation
-from ..sdk.files import FileObject, Multipart, file_store, mime_of, name_from, open_file
+from ..sdk.files import FileObject, Multipart, mime_of, multipart_for, name_from
 from ..sdk.headers import is_secret_header, visible_headers
 from ..sdk.outbound import OutboundBlocked
 
@@ -454,13 +454,8 @@ class _Call:
         body = getattr(self.params, "body", None)
         if not isinstance(body, FileBody):
             return
-        file_store(self.ctx)  # the connector error outside a workflow
-        size, chunks = await open_file(self.ctx, body.file)
-        await chunks.aclose()  # opened to check it; each hop opens its own stream
         fields = [(kv.key, _text(kv.value)) for kv in body.form]
-        self.upload = Multipart(
-            fields, body.field_name, body.file, size, lambda: open_file(self.ctx, body.file)
-        )
+        self.upload = await multipart_for(self.ctx, body.file, body.field_name, fields)
 
     def _payload_stream(self) -> Any:
         """A fresh stream of the payload's bytes (one per hop: a 307/308 sends it again)."""

@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict
 
-from ...payload_refs import FileExpired, FileInvalid
+from ...payload_refs import FileExpired, FileInvalid, encoding_for
 from .errors import ConnectorError
 from .schema import field
 
@@ -48,19 +48,45 @@ async def open_file(ctx: Any, file: FileObject) -> tuple[int, AsyncIterator[byte
         raise _fail(f"The file {file.name} is not stored (or not in this organisation)") from None
 
 
-def name_from(response: httpx.Response) -> str:
-    """A downloaded file's name: Content-Disposition's, else the URL's last segment."""
+def name_from(response: httpx.Response, url: str | None = None) -> str:
+    """A downloaded file's name: Content-Disposition's, else the last segment of ``url``
+    (by default the response's own: a response read by the SDK's transport has none)."""
     disposition = response.headers.get("content-disposition", "")
     found = re.search(r"filename\*=UTF-8''([^;]+)", disposition, re.I) or re.search(
         r'filename="?([^";]+)"?', disposition, re.I
     )
     if found:
         return unquote(found.group(1)).strip()
-    return unquote(urlsplit(str(response.url)).path.rsplit("/", 1)[-1]) or "file"
+    url = url if url is not None else str(response.url)
+    return unquote(urlsplit(url).path.rsplit("/", 1)[-1]) or "file"
 
 
 def mime_of(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip() or "application/octet-stream"
+
+
+async def _one(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def as_file(ctx: Any, response: httpx.Response, url: str) -> Any:
+    """A read response's body as a file object when it is binary (neither JSON nor text)
+    and there is a run to keep it in; ``None`` otherwise (the caller keeps its JSON/text)."""
+    content_type = response.headers.get("content-type", "")
+    if ctx.payloads is None or not response.content or encoding_for(content_type) != "binary":
+        return None
+    return await ctx.payloads.store_file(
+        _one(response.content), name_from(response, url), mime_of(content_type)
+    )
+
+
+async def multipart_for(
+    ctx: Any, file: FileObject, field_name: str, fields: list[tuple[str, str]]
+) -> Multipart:
+    """A multipart body of ``fields`` and ``file`` (checked readable now)."""
+    size, chunks = await open_file(ctx, file)
+    await chunks.aclose()  # opened to check it; each send opens its own stream
+    return Multipart(fields, field_name, file, size, lambda: open_file(ctx, file))
 
 
 def _quoted(value: str) -> str:
@@ -103,6 +129,11 @@ class Multipart:
     @property
     def content_type(self) -> str:
         return f"multipart/form-data; boundary={self.boundary}"
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        """Iterable again and again (not a generator): a retried request (a 401 refreshed,
+        a retried PUT) sends the whole body anew."""
+        return self.stream()
 
     def stream(self) -> AsyncIterator[bytes]:
         async def chunks() -> AsyncIterator[bytes]:

@@ -48,6 +48,16 @@ def is_ref(value: Any) -> bool:
     return type(value) is dict and PAYLOAD_KEY in value
 
 
+def is_file(value: Any) -> bool:
+    """Whether ``value`` has the shape of Tray's file object (name, url, mime_type)."""
+    return (
+        type(value) is dict
+        and isinstance(value.get("url"), str)
+        and isinstance(value.get("name"), str)
+        and "mime_type" in value
+    )
+
+
 def make_ref(payload_id: str, size: int, content_type: str, encoding: str) -> dict[str, Any]:
     return {
         PAYLOAD_KEY: payload_id,

@@ -5,6 +5,7 @@ the bytes arriving exact; a binary response as a file object; the signed downloa
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import time
 from email import message_from_bytes
@@ -27,6 +28,13 @@ FILES = {
     "big.bin": ("application/octet-stream", os.urandom(2 * 1024 * 1024 + 123)),  # 3 chunks
     "notes.pdf": ("application/pdf", b"%PDF-1.4 " + os.urandom(5000)),
 }
+
+
+# Tray's fileInput: the files given as variables, read; file_output makes the result a file.
+FILE_SCRIPT = """exports.step = function(input, fileInput) {
+  return {text: _.toUpper(fileInput.doc), name: input.doc.name};
+};
+"""
 
 
 class Source:
@@ -134,6 +142,24 @@ def copy_export(src: str, dst: str) -> dict:
             "read_file",
             {"file": jsonpath("$.steps.file-helpers-2.file")},
         ),
+        "script-1": tray_step(
+            "Script on a file",
+            "script",
+            "3.3",
+            "execute",
+            {
+                "variables": typed([{"name": "doc", "value": "$.steps.file-helpers-2.file"}]),
+                "script": text(FILE_SCRIPT),
+                "file_output": {"type": "boolean", "value": True},
+            },
+        ),
+        "file-helpers-4": tray_step(
+            "Read the script's file",
+            "file-helpers",
+            "2.1",
+            "read_file",
+            {"file": jsonpath("$.steps.script-1.file")},
+        ),
     }
     structure = [
         node("trigger"),
@@ -142,6 +168,8 @@ def copy_export(src: str, dst: str) -> dict:
         node("http-client-3"),
         node("file-helpers-2"),
         node("file-helpers-3"),
+        node("script-1"),
+        node("file-helpers-4"),
     ]
     return tray_export(steps, structure, title="Copy files")
 
@@ -192,6 +220,10 @@ async def test_a_loop_copies_files_between_two_services(api, services):
     assert (logo["name"], logo["mime_type"]) == ("logo.png", "image/png")
     [read] = steps_named(run, "file-helpers-3")
     assert read["output"]["content"] == "héllo"
+    [script] = steps_named(run, "script-1")
+    assert script["output"]["file"]["mime_type"] == "application/json"
+    [read] = steps_named(run, "file-helpers-4")
+    assert json.loads(read["output"]["content"]) == {"text": "HÉLLO", "name": "a.txt"}
 
     # The signed URL downloads the exact bytes, streamed.
     big = files[1]

@@ -23,20 +23,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
-from ...payload_refs import FileInvalid
+from ...payload_refs import FileInvalid, is_file
 
 FILE_PATH = "/files/"
 DEFAULT_TTL_SECONDS = 6 * 3600  # Tray's file URLs are short-lived; six hours here
 _KEY_LABEL = b"patchbay-files-v1"
-
-
-def is_file(value: Any) -> bool:
-    return (
-        isinstance(value, dict)
-        and isinstance(value.get("url"), str)
-        and isinstance(value.get("name"), str)
-        and "mime_type" in value
-    )
 
 
 class FileSigner:

@@ -65,7 +65,15 @@ async def upload(request: Request) -> Response:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    routes = [Route("/f/{name}", served), Route("/upload", upload, methods=["POST", "PUT"])]
+    routes = [
+        Route("/f/{name}", served),
+        Route("/upload", upload, methods=["POST", "PUT"]),
+        Route(
+            "/moved",
+            lambda r: Response(status_code=307, headers={"location": "/upload"}),
+            methods=["POST"],
+        ),
+    ]
     with serve_in_thread(Starlette(routes=routes)) as url:
         yield url
 
@@ -252,3 +260,13 @@ async def test_raw_http_request_uploads_a_file_and_makes_binary_bodies_files(sto
         assert "workflow runs only" in failed(refused)
         out = ok(await raw({"method": "GET", "url": "f/a.zip"}, None))
         assert isinstance(out["response"]["body"], str)
+
+
+async def test_http_client_uploads_a_file_again_after_a_307(call, server) -> None:
+    file = ok(await call("write_file", {"content": "y" * 5000, "name": "y.txt"}))["file"]
+    data = {"url": f"{server}/moved", "body": {"file": file, "form": [{"key": "k", "value": 1}]}}
+    out = ok(await call("post_request", data, connector=HTTP))
+    answer = out["response"]["body"]
+    assert [p["name"] for p in answer["parts"]] == ["k", "file"]
+    assert answer["parts"][1]["sha256"] == hashlib.sha256(b"y" * 5000).hexdigest()
+    assert answer["parts"][1]["filename"] == "y.txt"

@@ -270,3 +270,14 @@ async def test_http_client_uploads_a_file_again_after_a_307(call, server) -> Non
     assert [p["name"] for p in answer["parts"]] == ["k", "file"]
     assert answer["parts"][1]["sha256"] == hashlib.sha256(b"y" * 5000).hexdigest()
     assert answer["parts"][1]["filename"] == "y.txt"
+
+
+def test_the_signer_follows_the_ring_as_it_rotates() -> None:
+    ring = ["old" * 15]
+    signer = FileSigner(lambda: ring, "https://pb.example")
+    before = signer.url("id-1", 2_000_000_000, "a").rsplit("signature=", 1)[1]
+    ring.insert(0, "new" * 15)  # a rotation: the new key signs, the old still verifies
+    after = signer.url("id-1", 2_000_000_000, "a").rsplit("signature=", 1)[1]
+    assert after != before
+    assert signer.valid("id-1", "2000000000", "a", before)
+    assert signer.valid("id-1", "2000000000", "a", after)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
@@ -34,9 +34,20 @@ class FileSigner:
     """Signs and checks file URLs. Every key of the ring verifies (a rotation does not break
     the URLs already handed out); the newest signs."""
 
-    def __init__(self, keys: list[str], public_url: str) -> None:
-        self._keys = [hmac.new(k.encode(), _KEY_LABEL, hashlib.sha256).digest() for k in keys]
+    def __init__(self, keys: list[str] | Callable[[], list[str]], public_url: str) -> None:
+        """``keys``: the ring's keys, or a callable giving them as they are now (the key
+        ring's, which a rotation changes under a running server)."""
+        self._ring = keys if callable(keys) else (lambda: keys)
+        self._derived: tuple[tuple[str, ...], list[bytes]] = ((), [])
         self.public_url = public_url.rstrip("/")
+
+    @property
+    def _keys(self) -> list[bytes]:
+        ring = tuple(self._ring())
+        if ring != self._derived[0]:
+            derived = [hmac.new(k.encode(), _KEY_LABEL, hashlib.sha256).digest() for k in ring]
+            self._derived = (ring, derived)
+        return self._derived[1]
 
     def _mac(self, key: bytes, payload_id: str, expires: int, name: str) -> str:
         message = f"{payload_id}\n{expires}\n{name}".encode()
@@ -89,13 +100,3 @@ def payload_id_of(file: Any) -> tuple[str, int | None]:
 
 def expired(expires: int | None) -> bool:
     return expires is not None and expires < time.time()
-
-
-async def limited(chunks: AsyncIterator[bytes], limit: int) -> bytes:
-    """At most ``limit`` bytes of ``chunks`` (ValueError past it)."""
-    out = bytearray()
-    async for chunk in chunks:
-        out += chunk
-        if len(out) > limit:
-            raise ValueError(limit)
-    return bytes(out)

@@ -53,7 +53,8 @@ class Runs:
         self.keyring = credentials.authentications.keyring  # seals outputs echoing a credential
         self.clients = clients
         self.writes = GroupCommit(db, "run-journal")
-        signer = FileSigner(self.keyring.keys, settings.effective_public_url)
+        keyring = self.keyring
+        signer = FileSigner(lambda: keyring.keys, settings.effective_public_url)
         self.payloads = Payloads(db, settings.workflow_inline_bytes, signer)
         self.files = FileDownloads(signer, self.payloads)
         self.journal_upsert = journal_upsert(db.is_sqlite)

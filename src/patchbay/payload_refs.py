@@ -30,8 +30,32 @@ from typing import Any, Protocol
 PAYLOAD_KEY = "$payload"
 
 
+class PayloadTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The payload exceeds {limit} bytes")
+        self.limit = limit
+
+
+class FileInvalid(ValueError):
+    """Not a file object Patchbay made (no stored id in its URL)."""
+
+
+class FileExpired(LookupError):
+    """A file object past its expiry."""
+
+
 def is_ref(value: Any) -> bool:
     return type(value) is dict and PAYLOAD_KEY in value
+
+
+def is_file(value: Any) -> bool:
+    """Whether ``value`` has the shape of Tray's file object (name, url, mime_type)."""
+    return (
+        type(value) is dict
+        and isinstance(value.get("url"), str)
+        and isinstance(value.get("name"), str)
+        and "mime_type" in value
+    )
 
 
 def make_ref(payload_id: str, size: int, content_type: str, encoding: str) -> dict[str, Any]:
@@ -110,4 +134,20 @@ class PayloadAccess(Protocol):
         self, chunks: AsyncIterator[bytes], content_type: str, encoding: str
     ) -> dict[str, Any]:
         """Store ``chunks`` (consumed as they come) and return their reference."""
+        ...
+
+    async def store_file(
+        self,
+        chunks: AsyncIterator[bytes],
+        name: str,
+        mime_type: str,
+        *,
+        max_bytes: int | None = None,
+    ) -> dict[str, Any]:
+        """Store ``chunks`` as a file; its file object ``{name, url, mime_type, expires}``."""
+        ...
+
+    async def open_file(self, file: Any) -> tuple[int, AsyncIterator[bytes]]:
+        """A file object's size and bytes (ValueError: not a file object; LookupError:
+        unknown here; another exception when expired)."""
         ...

@@ -17,6 +17,7 @@ ERROR_REF = "#/components/schemas/Error"
 # Routes whose answers are not JSON, or pass on another party's answer.
 RAW_2XX = {
     ("get", "/core/v1/workflows/{workflow_id}/runs/{run_id}/payloads/{payload_id}"),
+    ("get", "/files/{file_id}"),
 }
 PUBLIC = {  # no bearer token
     "/health",
@@ -29,6 +30,7 @@ PUBLIC = {  # no bearer token
     "/core/v1/password-resets",
     "/core/v1/password-resets/complete",
     "/core/v1/setup",
+    "/files/{file_id}",  # a signed URL: its signature is the permission
 }
 # Routes whose success is a redirect (302, documented), never a JSON answer.
 REDIRECTS = {("get", "/core/v1/sso/start"), ("get", "/core/v1/sso/callback")}

@@ -25,6 +25,7 @@ from .routes import (
     authentications,
     connectors,
     end_users,
+    files,
     intake,
     invites,
     members,
@@ -107,6 +108,7 @@ def create_app(
         account_links,
         account_pages,
         intake,
+        files,
         workflow_import,  # before workflows: /import is not a workflow id
         workflows,
         audit,

@@ -161,7 +161,9 @@ async def test_repeated_variable_name_last_wins(call: Call) -> None:
     assert output["result"] == 2
 
 
-async def test_file_output_is_accepted_and_ignored(call: Call) -> None:
+async def test_file_output_outside_a_workflow_returns_json(call: Call) -> None:
+    """Call Connector has no run to keep a file in (in a workflow, a file: see
+    tests/workflows/test_tray_files.py)."""
     data = {"script": "return 7", "file_output": True}
     output = assert_output_valid(SCRIPT, "execute", await call("execute", data))
     assert output == {"result": 7, "logs": []}

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from ...payload_refs import PAYLOAD_KEY, encoding_for, is_ref
 from ..sdk import ConnectorError, Context, Operation, field, operation
+from ..sdk.files import FileObject, Multipart, mime_of, multipart_for, name_from
 from ..sdk.headers import is_secret_header, visible_headers
 from ..sdk.outbound import OutboundBlocked
 
@@ -92,7 +93,17 @@ class RawBody(BaseModel):
     )
 
 
-Body = JsonBody | FormBody | RawBody
+class FileBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="File (multipart)")
+
+    file: FileObject = field(
+        title="File", description="A file object from an earlier step, streamed as it is sent."
+    )
+    field_name: str = field("file", title="File field name")
+    form: list[KeyValue] = field([], title="Other form fields")
+
+
+Body = JsonBody | FormBody | RawBody | FileBody
 # The patterns keep a bad spec a schema violation (a 400), not a failure of the call.
 StatusSpec = (
     Annotated[str, StringConstraints(pattern=STATUS_SPEC_PATTERN)]
@@ -134,18 +145,20 @@ class _WithBody(BaseModel):
     body: Body | None = field(
         None,
         title="Body",
-        description='One of {"json": ...}, {"form": [{"key", "value"}]} or {"raw": "..."}, '
-        "with an optional content_type.",
+        description='One of {"json": ...}, {"form": [{"key", "value"}]}, {"raw": "..."} '
+        '(with an optional content_type) or {"file": <file object>} (multipart/form-data, '
+        "with field_name and other form fields).",
     )
 
 
 class _Options(BaseModel):
     follow_redirects: bool = field(True, title="Follow redirects", advanced=True)
-    parse_response: Literal["auto", "json", "text"] = field(
+    parse_response: Literal["auto", "json", "text", "file"] = field(
         "auto",
         title="Parse response",
-        description="auto parses the body as JSON when its content type is JSON.",
-        enum_labels=["Automatic", "JSON", "Text"],
+        description="auto parses the body as JSON when its content type is JSON, and makes "
+        "a binary body (not JSON, not text) a file object in a workflow; file always does.",
+        enum_labels=["Automatic", "JSON", "Text", "File"],
         advanced=True,
     )
     status_code_ok: StatusSpec = field(
@@ -337,6 +350,7 @@ class _Call:
         self.user_cookie: str | None = None  # a Cookie header the call itself set
         self.payload: dict[str, Any] | None = None  # a stored payload sent as the body
         self.payload_size = 0
+        self.upload: Multipart | None = None  # a file sent as multipart/form-data
 
     async def run(self) -> dict[str, Any]:
         try:
@@ -359,6 +373,7 @@ class _Call:
             ) from None
         if self.ctx.payloads is not None:
             await self._find_payload()
+        await self._find_upload()
         request, auth = self._build()
         self.start_url = request.url
         response = await self._send(request, auth)
@@ -391,6 +406,8 @@ class _Call:
         content, files = self._body(headers)
         if self.payload is not None:
             headers.append(("Content-Length", str(self.payload_size)))
+        if self.upload is not None:
+            headers.append(("Content-Length", str(self.upload.size)))
         timeout = httpx.Timeout(
             params.timeout_seconds, connect=min(params.timeout_seconds, CONNECT_TIMEOUT)
         )
@@ -432,6 +449,14 @@ class _Call:
             raise self.ctx.fail(str(exc.args[0] if exc.args else exc)) from None
         self.payload = ref
 
+    async def _find_upload(self) -> None:
+        """Prepare a file body (multipart/form-data, the file streamed from the store)."""
+        body = getattr(self.params, "body", None)
+        if not isinstance(body, FileBody):
+            return
+        fields = [(kv.key, _text(kv.value)) for kv in body.form]
+        self.upload = await multipart_for(self.ctx, body.file, body.field_name, fields)
+
     def _payload_stream(self) -> Any:
         """A fresh stream of the payload's bytes (one per hop: a 307/308 sends it again)."""
         payloads, ref = self.ctx.payloads, self.payload
@@ -449,6 +474,10 @@ class _Call:
         body = getattr(self.params, "body", None)
         if body is None:
             return None, None
+        if self.upload is not None:
+            headers[:] = [(k, v) for k, v in headers if k.lower() != "content-type"]
+            headers.append(("Content-Type", self.upload.content_type))
+            return self.upload.stream(), None
         if self.payload is not None:
             default = self.payload.get("contentType") or "application/octet-stream"
             if isinstance(body, JsonBody):
@@ -510,12 +539,13 @@ class _Call:
                         following.headers.pop(name, None)
                 self.user_cookie = None
             jar.set_cookie_header(following)
-            if self.payload is not None and following.method not in ("GET", "HEAD"):
+            streamed = self.payload is not None or self.upload is not None
+            if streamed and following.method not in ("GET", "HEAD"):
                 following = httpx.Request(
                     following.method,
                     following.url,
                     headers=following.headers,
-                    content=self._payload_stream(),
+                    content=self.upload.stream() if self.upload else self._payload_stream(),
                     extensions=following.extensions,
                 )
             request, auth = following, None  # BasicAuth already sits in the headers
@@ -564,6 +594,8 @@ class _Call:
             and not response.headers.get("content-encoding")
         ):
             raise too_large()
+        if self._as_file(response):
+            return await self._file(response, cap, too_large)
         data = bytearray()
         try:
             chunks = response.aiter_bytes()
@@ -583,6 +615,43 @@ class _Call:
                 f"{exc.__class__.__name__}"
             ) from None
         return bytes(data)
+
+    def _as_file(self, response: httpx.Response) -> bool:
+        """Whether a successful response becomes a file object: in a workflow step, when
+        asked (parse_response "file"), or in auto mode when its body is binary (neither
+        JSON nor text: an image, a PDF, an archive)."""
+        mode = self.params.parse_response
+        content_type = response.headers.get("content-type", "")
+        return (
+            self.ctx.payloads is not None
+            and (mode == "file" or (mode == "auto" and encoding_for(content_type) == "binary"))
+            and any(low <= response.status_code <= high for low, high in self.accepted)
+        )
+
+    async def _file(self, response: httpx.Response, cap: int, too_large) -> dict[str, Any]:
+        """The body streamed into a new file of the run; its file object."""
+        size = 0
+
+        async def body():
+            nonlocal size
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > cap:
+                    raise too_large()
+                yield chunk
+
+        content_type = mime_of(response.headers.get("content-type", ""))
+        try:
+            return await self.ctx.payloads.store_file(body(), name_from(response), content_type)
+        except httpx.TimeoutException:
+            raise self.ctx.fail(
+                f"Reading the response from {_where(response.request.url)} timed out", "timeout"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise self.ctx.fail(
+                f"Could not read the response from {_where(response.request.url)}: "
+                f"{exc.__class__.__name__}"
+            ) from None
 
     def _store_response(self, response: httpx.Response, size: int) -> bool:
         """Whether the body goes to the payload store: in a workflow step, a successful
@@ -613,7 +682,7 @@ class _Call:
 
     # -- the result --------------------------------------------------------------------
     def _result(self, response: httpx.Response, data: bytes | dict) -> dict[str, Any]:
-        if isinstance(data, dict):  # stored by reference
+        if isinstance(data, dict):  # stored by reference, or a file object
             body = data
             headers = dict(response.headers.items())
             return {

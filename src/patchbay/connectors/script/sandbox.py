@@ -75,18 +75,22 @@ async def run_script(
     script: str,
     input: dict[str, Any],
     *,
+    file_input: dict[str, Any] | None = None,
     cpu_time_limit: float = CPU_TIME_LIMIT,
     wall_clock_limit: float = WALL_CLOCK_LIMIT,
     memory_limit: int = MEMORY_LIMIT,
 ) -> ScriptResult:
     """Run ``script`` (a function body, or a module setting ``exports.step``) on ``input``
-    in a fresh sandboxed child process; return its JSON result and its logs.
+    in a fresh sandboxed child process; return its JSON result and its logs. ``file_input``
+    is the script's second argument (Tray's ``fileInput``: the files given as variables,
+    read).
 
     Raises :class:`ScriptError` (a ``connector_error``) for a JavaScript exception, a limit
     hit, a result that is not JSON, or a sandbox failure.
     """
     try:
         input_text = json.dumps(input, allow_nan=False)
+        file_input_text = json.dumps(file_input or {}, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ScriptError(f"The script's input is not JSON: {exc}", "invalid_input") from exc
     header = {
@@ -96,7 +100,8 @@ async def run_script(
         "max_log_lines": MAX_LOG_LINES,
         "max_log_chars": MAX_LOG_CHARS,
     }
-    payload = (json.dumps(header) + "\n" + input_text).encode("utf-8", "surrogatepass")
+    text = json.dumps(header) + "\n" + input_text + "\n" + file_input_text
+    payload = text.encode("utf-8", "surrogatepass")
     # The answer holds at most the result (within the QuickJS heap) and the logs.
     output_cap = 2 * int(memory_limit) + 4 * MAX_LOG_CHARS + 65536
 

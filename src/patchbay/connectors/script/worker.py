@@ -127,8 +127,9 @@ PRELUDE = r"""
     return '{"logs":' + stringify(logs) + ',"dropped":' + dropped + "," + head + "}";
   }
 
-  g.__patchbay_start = function $patchbay$start(sourceJson, inputJson) {
-    const source = parse(sourceJson), input = parse(inputJson), fileInput = {};
+  g.__patchbay_start = function $patchbay$start(sourceJson, inputJson, fileInputJson) {
+    const source = parse(sourceJson), input = parse(inputJson);
+    const fileInput = fileInputJson ? parse(fileInputJson) : {};
     let fn;
     try {
       // No newline after the header: line N of the script is line N of this evaluation.
@@ -239,7 +240,8 @@ def main() -> None:
     import _quickjs  # the QuickJS extension module alone (no threads, no Patchbay)
 
     header = json.loads(sys.stdin.buffer.readline())
-    input_text = sys.stdin.buffer.read().decode("utf-8")
+    # The input, then (after a newline: JSON text has none) the files' content, fileInput.
+    input_text, _, file_input_text = sys.stdin.buffer.read().decode("utf-8").partition("\n")
     cpu: float = header["cpu"]
     memory: int = header["memory"]
     script = header.pop("script")
@@ -248,7 +250,7 @@ def main() -> None:
     if libraries and memory < LIBRARY_MIN_MEMORY:
         _answer({"ok": False, "error": {"type": "memory"}})
         return
-    _limit_process(cpu, memory, len(input_text) + len(source_json))
+    _limit_process(cpu, memory, len(input_text) + len(file_input_text) + len(source_json))
 
     context = _quickjs.Context()
     context.set_memory_limit(memory)
@@ -271,7 +273,7 @@ def main() -> None:
         context.eval("delete globalThis.__patchbay_start; delete globalThis.__patchbay_finish;")
         context.eval("delete globalThis.__patchbay_logs;")
         context.set_time_limit(max(remaining(), 0.001))
-        start(source_json, input_text)
+        start(source_json, input_text, file_input_text)
         # Promise jobs: QuickJS limits each job alone, so the budget is kept here overall.
         while True:
             left = remaining()

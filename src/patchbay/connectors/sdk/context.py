@@ -235,7 +235,8 @@ class Context:
     async def _send(self, method, url, params, json, data, content, headers, timeout, kwargs):
         auth = self.auth_headers()
         merged = _merge_headers(auth if isinstance(auth, dict) else {}, headers)
-        if kwargs or isinstance(auth, httpx.Auth):
+        streamed = content is not None and not isinstance(content, bytes | str)
+        if kwargs or isinstance(auth, httpx.Auth) or streamed:  # a stream: httpx sends it
             if isinstance(auth, httpx.Auth):
                 kwargs.setdefault("auth", auth)
             return await self.http.request(

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .context import response_body
 from .errors import ConnectorError
+from .files import FileObject, as_file, multipart_for
 from .operation import Operation, operation
 from .schema import field
 
@@ -29,6 +30,15 @@ class RawBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     json_body: Any = field(None, title="JSON", alias="json", description="Sent as JSON")
     raw: str | None = field(None, title="Raw", description="Sent as it is")
+    file: FileObject | None = field(
+        None,
+        title="File",
+        description="In a workflow, a file object sent as multipart/form-data (streamed).",
+    )
+    field_name: str = field("file", title="File field name", advanced=True)
+    form: list[KeyValue] | None = field(
+        None, title="Other form fields", description="Beside the file.", advanced=True
+    )
     content_type: str | None = field(None, title="Content type", advanced=True)
 
 
@@ -79,7 +89,14 @@ def raw_http_request(base_url: BaseUrl | None = None) -> Operation:
         url = _within(base, data.url)
         headers = {h.key: h.value for h in data.headers or []}
         kwargs: dict[str, Any] = {}
-        if data.body is not None:
+        if data.body is not None and data.body.file is not None:
+            fields = [(f.key, f.value) for f in data.body.form or []]
+            upload = await multipart_for(ctx, data.body.file, data.body.field_name, fields)
+            headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+            headers["Content-Type"] = upload.content_type
+            headers["Content-Length"] = str(upload.size)
+            kwargs["content"] = upload
+        elif data.body is not None:
             if data.body.raw is not None:
                 kwargs["content"] = data.body.raw
             elif data.body.json_body is not None:
@@ -93,11 +110,12 @@ def raw_http_request(base_url: BaseUrl | None = None) -> Operation:
             headers=headers,
             **kwargs,
         )
+        file = await as_file(ctx, response, url)  # a binary body, in a workflow
         return {
             "response": {
                 "status_code": response.status_code,
                 "headers": dict(response.headers),
-                "body": response_body(response),
+                "body": response_body(response) if file is None else file,
             }
         }
 

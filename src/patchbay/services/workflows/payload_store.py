@@ -19,18 +19,15 @@ from typing import Any
 import orjson
 from sqlalchemy import delete, exists, select, update
 
-from ...payload_refs import PAYLOAD_KEY, is_ref, make_ref
+from ...payload_refs import PAYLOAD_KEY, FileExpired, PayloadTooLarge, is_ref, make_ref
 from ...storage.db import Database
 from ...storage.models import Payload, PayloadChunk, WorkflowRun, utcnow
+from .files import FileSigner, expired, payload_id_of
+
+__all__ = ["CHUNK_BYTES", "PayloadNotFound", "PayloadTooLarge", "Payloads", "RunPayloads"]
 
 CHUNK_BYTES = 1024 * 1024
 STALE_UPLOAD = timedelta(hours=1)  # an incomplete payload older than this was abandoned
-
-
-class PayloadTooLarge(Exception):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"The payload exceeds {limit} bytes")
-        self.limit = limit
 
 
 class PayloadNotFound(LookupError):
@@ -44,9 +41,10 @@ async def _one(data: bytes) -> AsyncIterator[bytes]:
 
 
 class Payloads:
-    def __init__(self, db: Database, inline_bytes: int) -> None:
+    def __init__(self, db: Database, inline_bytes: int, signer: FileSigner | None = None) -> None:
         self.db = db
         self.inline_bytes = inline_bytes
+        self.signer = signer  # signs file URLs (services/workflows/files.py)
 
     # -- writing ----------------------------------------------------------------------------
     async def store(
@@ -126,6 +124,17 @@ class Payloads:
             )
         if row is None:
             raise PayloadNotFound(ref)
+        return row
+
+    async def download(self, payload_id: str) -> Payload:
+        """A complete payload by id alone, of any organisation: for a signed file URL, whose
+        signature is the permission (checked before this)."""
+        async with self.db.session() as s:
+            row = await s.scalar(
+                select(Payload).where(Payload.id == payload_id, Payload.complete.is_(True))
+            )
+        if row is None:
+            raise PayloadNotFound(payload_id)
         return row
 
     async def open(self, org_id: str, ref: Any) -> AsyncIterator[bytes]:
@@ -216,3 +225,31 @@ class RunPayloads:
     ) -> dict[str, Any]:
         payloads = self._payloads
         return await payloads.store(self._org_id, self._run_id, chunks, content_type, encoding)
+
+    # -- files (services/workflows/files.py) ------------------------------------------------
+    async def store_file(
+        self,
+        chunks: AsyncIterator[bytes],
+        name: str,
+        mime_type: str,
+        *,
+        max_bytes: int | None = None,
+    ) -> dict[str, Any]:
+        """Store ``chunks`` as a file of the run; its file object (signed URL, expiry)."""
+        if self._payloads.signer is None:  # pragma: no cover - the platform always has one
+            raise RuntimeError("files need a signer")
+        mime_type = mime_type or "application/octet-stream"
+        ref = await self._payloads.store(
+            self._org_id, self._run_id, chunks, mime_type, "binary", max_bytes=max_bytes
+        )
+        return self._payloads.signer.file_object(ref[PAYLOAD_KEY], name, mime_type)
+
+    async def open_file(self, file: Any) -> tuple[int, AsyncIterator[bytes]]:
+        """A file object's size and bytes (chunk by chunk). FileInvalid (a ValueError) for
+        what is not a file object, FileExpired past its expiry, PayloadNotFound for another
+        organisation's file or one pruned with its run."""
+        payload_id, expires = payload_id_of(file)
+        if expired(expires):
+            raise FileExpired(f"The file {file['name']} expired")
+        header = await self._payloads.header(self._org_id, payload_id)
+        return header.size, self._payloads.chunks(header)

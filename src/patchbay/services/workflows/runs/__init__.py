@@ -21,6 +21,8 @@ from ....storage.db import Database
 from ....storage.group_commit import GroupCommit
 from ...credentials.ready import Credentials
 from ..definitions import Workflows
+from ..file_downloads import FileDownloads
+from ..files import FileSigner
 from ..payload_store import Payloads
 from . import retention
 from .executor import Executor
@@ -51,7 +53,10 @@ class Runs:
         self.keyring = credentials.authentications.keyring  # seals outputs echoing a credential
         self.clients = clients
         self.writes = GroupCommit(db, "run-journal")
-        self.payloads = Payloads(db, settings.workflow_inline_bytes)
+        keyring = self.keyring
+        signer = FileSigner(lambda: keyring.keys, settings.effective_public_url)
+        self.payloads = Payloads(db, settings.workflow_inline_bytes, signer)
+        self.files = FileDownloads(signer, self.payloads)
         self.journal_upsert = journal_upsert(db.is_sqlite)
         self.versions = Versions(db, workflows)
         self.replies = Replies(db)

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from test_import import import_export, jsonpath, text, tray_step
-from test_tray_exports import tray_export
+from test_tray_exports import ASSETS, TRANSFORM, break_node, break_step, tray_export, variables
 from test_workflow_api import node, steps_named, typed, wait_run
 
 from patchbay.testing.fakeserver import serve_in_thread
@@ -42,11 +42,20 @@ class Source:
 
     def __init__(self) -> None:
         self.app = Starlette(
-            routes=[Route("/assets", self.assets), Route("/assets/{name}", self.one)]
+            routes=[
+                Route("/assets", self.assets),
+                Route("/assets/{name}", self.one),
+                Route("/pages/{n:int}", self.page),
+            ]
         )
 
     async def assets(self, request: Request) -> Response:
         return JSONResponse([{"name": name} for name in FILES])
+
+    async def page(self, request: Request) -> Response:
+        """The asset names of page ``n``, as a paging API gives them: empty past the end."""
+        names = list(FILES)
+        return JSONResponse({1: names[:2], 2: names[2:]}.get(request.path_params["n"], []))
 
     async def one(self, request: Request) -> Response:
         mime, data = FILES[request.path_params["name"]]
@@ -293,3 +302,151 @@ async def test_another_orgs_file_is_not_found(api, services):
     run = await wait_run(api, wf, r.json()["id"], headers=other)
     assert run["status"] == "failed"
     assert "not stored (or not in this organisation)" in run["error"]["message"]
+
+
+def sync_with_files_export(src: str, dst: str) -> dict:
+    """The issue's whole shape: a script using lodash and moment, a loop forever over pages
+    counted in storage, a condition on an empty page that breaks the loop, and a nested loop
+    downloading each of the page's files from one service and uploading it to another."""
+    steps = {
+        "trigger": tray_step("Manual", "noop", "1.0", "trigger", {}),
+        "script-1": tray_step(
+            "Transform",
+            "script",
+            "3.3",
+            "execute",
+            {"variables": variables(assets=ASSETS), "script": text(TRANSFORM)},
+        ),
+        "loop-1": tray_step("Pages", "loop", "1.3", "loop_forever", {}),
+        "storage-1": tray_step(
+            "Page number",
+            "storage",
+            "1.4",
+            "atomic_increment",
+            {
+                "scope": text("Current Run"),
+                "key": text("{$.env.solution_instance_id or:'dev'}_page"),
+                "value_to_add": {"type": "integer", "value": 1},
+            },
+        ),
+        "http-client-1": tray_step(
+            "A page of assets",
+            "http-client",
+            "1.0",
+            "get_request",
+            {"url": text(f"{src}/pages/{{$.steps.storage-1.value}}")},
+        ),
+        "boolean-condition-1": tray_step(
+            "Empty page?",
+            "boolean-condition",
+            "2.3",
+            "boolean_condition",
+            {
+                "conditions": typed(
+                    [
+                        {
+                            "value1": "$.steps.http-client-1.response.body",
+                            "comparison_type": "is_empty",
+                            "value2": None,
+                        }
+                    ]
+                ),
+                "strictness": text("All"),
+            },
+        ),
+        "break-loop-1": break_step(),
+        "loop-2": tray_step(
+            "Each asset of the page",
+            "loop",
+            "1.3",
+            "loop_array",
+            {"array": jsonpath("$.steps.http-client-1.response.body")},
+        ),
+        "file-helpers-1": tray_step(
+            "Download",
+            "file-helpers",
+            "2.1",
+            "create_file",
+            {"url": text(f"{src}/assets/{{$.steps.loop-2.value}}")},
+        ),
+        "http-client-2": tray_step(
+            "Upload",
+            "http-client",
+            "1.0",
+            "post_request",
+            {
+                "url": text(f"{dst}/upload"),
+                "body": typed(
+                    {
+                        "file": "$.steps.file-helpers-1.file",
+                        "field_name": "asset",
+                        "form": [{"key": "title", "value": "{$.steps.loop-2.value}"}],
+                    }
+                ),
+            },
+        ),
+        "storage-2": tray_step(
+            "Copied",
+            "storage",
+            "1.4",
+            "append_to_list",
+            {
+                "scope": text("Current Run"),
+                "key": text("copied"),
+                "value": jsonpath("$.steps.http-client-1.response.body"),
+            },
+        ),
+        "storage-3": tray_step(
+            "Pages copied",
+            "storage",
+            "1.4",
+            "get",
+            {"scope": text("Current Run"), "key": text("copied")},
+        ),
+    }
+    structure = [
+        node("trigger"),
+        node("script-1"),
+        node(
+            "loop-1",
+            "loop",
+            _loop=[
+                node("storage-1"),
+                node("http-client-1"),
+                node(
+                    "boolean-condition-1",
+                    "branch",
+                    true=[break_node()],
+                    false=[
+                        node(
+                            "loop-2",
+                            "loop",
+                            _loop=[node("file-helpers-1"), node("http-client-2")],
+                        ),
+                        node("storage-2"),
+                    ],
+                ),
+            ],
+        ),
+        node("storage-3"),
+    ]
+    return tray_export(steps, structure, title="Sync assets with their files")
+
+
+async def test_the_issues_whole_sync_with_files_runs_to_the_end(api, services):
+    src, dst, target = services
+    run = await run_export(api, sync_with_files_export(src, dst))
+    assert run["status"] == "succeeded", run
+    [script] = steps_named(run, "script-1")
+    assert script["output"]["result"]["assets"][0] == {"id": "a1", "created": "2024-05-01"}
+    # three pages asked for, the third empty: the break ended the loop forever
+    assert [s["output"]["value"] for s in steps_named(run, "storage-1")] == [1, 2, 3]
+    names = list(FILES)
+    [copied] = steps_named(run, "storage-3")
+    assert copied["output"]["value"] == [names[:2], names[2:]]
+    # every file of every page arrived, exact
+    assert [got["parts"]["title"]["data"].decode() for got in target.received] == names
+    for got, (mime, data) in zip(target.received, FILES.values(), strict=True):
+        asset = got["parts"]["asset"]
+        assert asset["type"] == mime
+        assert hashlib.sha256(asset["data"]).digest() == hashlib.sha256(data).digest()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
@@ -597,7 +598,7 @@ class _Call:
         if self._as_file(response):
             return await self._file(response, cap, too_large)
         data = bytearray()
-        try:
+        with self._reading(response):
             chunks = response.aiter_bytes()
             async for chunk in chunks:
                 data += chunk
@@ -605,15 +606,6 @@ class _Call:
                     raise too_large()
                 if self._store_response(response, len(data)):
                     return await self._stored(response, bytes(data), chunks, cap, too_large)
-        except httpx.TimeoutException:
-            raise self.ctx.fail(
-                f"Reading the response from {_where(response.request.url)} timed out", "timeout"
-            ) from None
-        except httpx.HTTPError as exc:
-            raise self.ctx.fail(
-                f"Could not read the response from {_where(response.request.url)}: "
-                f"{exc.__class__.__name__}"
-            ) from None
         return bytes(data)
 
     def _as_file(self, response: httpx.Response) -> bool:
@@ -641,8 +633,14 @@ class _Call:
                 yield chunk
 
         content_type = mime_of(response.headers.get("content-type", ""))
-        try:
+        with self._reading(response):
             return await self.ctx.payloads.store_file(body(), name_from(response), content_type)
+
+    @contextlib.contextmanager
+    def _reading(self, response: httpx.Response):
+        """A failure while reading ``response``'s body, as the step's connector error."""
+        try:
+            yield
         except httpx.TimeoutException:
             raise self.ctx.fail(
                 f"Reading the response from {_where(response.request.url)} timed out", "timeout"

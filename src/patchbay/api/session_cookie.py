@@ -8,6 +8,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from ..services.identity.members import member_to_api
+from ..services.identity.sessions import StartedSession
 from ..services.platform import Platform
 from ..storage.models import Member
 from .cookies import set_session_cookie
@@ -22,6 +23,13 @@ async def sign_in(request: Request, pf: Platform, member: Member, method: str) -
         ip=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"),
     )
+    return signed_in_answer(request, pf, member, started)
+
+
+def signed_in_answer(
+    request: Request, pf: Platform, member: Member, started: StartedSession
+) -> Response:
+    """The answer of a sign-in: the member, the CSRF token, and the session cookie."""
     response = json_response(
         {
             "member": member_to_api(member),

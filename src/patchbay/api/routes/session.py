@@ -14,15 +14,16 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from ...services.errors import Unauthorized
 from ...services.identity.members import member_to_api
 from ...services.identity.principal import Principal
-from ...services.identity.sessions import COOKIE, StartedSession, csrf_token
+from ...services.identity.sessions import COOKIE, csrf_token
 from ...services.identity.tokens import DEFAULT_ORG
 from ...services.platform import Platform
-from ...storage.models import ApiToken, Member
+from ...storage.models import ApiToken
 from ..cookies import clear_cookie, set_session_cookie
 from ..deps import member_self, platform, signed_in
 from ..responses import json_response
 from ..schemas import session as S
 from ..schemas.common import errors
+from ..session_cookie import signed_in_answer
 
 router = APIRouter(prefix="/core/v1/session", tags=["session"])
 
@@ -53,18 +54,6 @@ class CreatePersonalToken(BaseModel):
     )
 
 
-def _member(member: Member) -> dict:
-    return member_to_api(member)
-
-
-def _set_cookie(response: Response, request: Request, pf: Platform, started: StartedSession):
-    set_session_cookie(response, request, pf.settings, started)
-
-
-def _clear_cookie(response: Response, request: Request, pf: Platform) -> None:
-    clear_cookie(response, request, pf.settings, COOKIE)
-
-
 def _client(request: Request) -> str | None:
     return request.client.host if request.client else None
 
@@ -88,16 +77,7 @@ async def sign_in(body: SignInBody, request: Request, pf: Platform = Depends(pla
         await pf.sessions.end(previous)
     # The audit log's actor: the member just signed in.
     request.state.principal = await pf.identity.authenticate_session(signed.session.token)
-    started = signed.session
-    response = json_response(
-        {
-            "member": _member(signed.member),
-            "csrfToken": started.csrf_token,
-            "expiresAt": started.expires_at,
-        }
-    )
-    _set_cookie(response, request, pf, started)
-    return response
+    return signed_in_answer(request, pf, signed.member, signed.session)
 
 
 @router.get(
@@ -115,7 +95,11 @@ async def get_session(
     if row is None:  # ended a moment ago, by another request
         raise Unauthorized("Your session has ended", "session_ended")
     return json_response(
-        {"member": _member(member), "csrfToken": csrf_token(cookie), "expiresAt": row.expires_at}
+        {
+            "member": member_to_api(member),
+            "csrfToken": csrf_token(cookie),
+            "expiresAt": row.expires_at,
+        }
     )
 
 
@@ -132,7 +116,7 @@ async def sign_out(
 ):
     await pf.sessions.end(session[1])
     response = Response(status_code=204)
-    _clear_cookie(response, request, pf)
+    clear_cookie(response, request, pf.settings, COOKIE)
     return response
 
 
@@ -159,7 +143,7 @@ async def change_password(
             ip=_client(request),
             user_agent=request.headers.get("user-agent"),
         )
-        _set_cookie(response, request, pf, started)
+        set_session_cookie(response, request, pf.settings, started)
     return response
 
 
